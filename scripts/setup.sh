@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what reelforge needs on a Debian machine and builds the release binary.
+# Idempotent: packages already present are not reinstalled, cargo rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-core fonts-dejavu-core sox)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "reelforge setup: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "reelforge setup: system packages present (${APT_PACKAGES[*]})"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "reelforge setup: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi
+
+if [[ "${REELFORGE_SKIP_BUILD:-0}" != "1" ]]; then
+  echo "reelforge setup: building release binary"
+  cargo build --release --quiet --bin reelforge
+fi

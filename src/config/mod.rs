@@ -1,0 +1,256 @@
+//! Settings: defaults < config file < `REELFORGE_*` environment < command-line flags.
+//!
+//! The structs here are the schema; `load` layers and validates them. Unknown keys, wrong
+//! types and impossible values are errors that name the key, the value and what is allowed.
+
+pub mod load;
+pub mod secret;
+
+pub use load::{ConfigError, load};
+pub use secret::Secret;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub paths: PathsConfig,
+    pub llm: LlmConfig,
+    pub script: ScriptConfig,
+    pub terms: TermsConfig,
+    pub voice: VoiceConfig,
+    pub footage: FootageConfig,
+    pub video: VideoConfig,
+    pub subtitles: SubtitleConfig,
+    pub pipeline: PipelineConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    /// Empty: `$XDG_DATA_HOME/reelforge` (or `~/.local/share/reelforge`).
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// "openai" (any OpenAI-compatible endpoint) or "none" (bundled example script).
+    pub provider: String,
+    /// e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`. Empty: no LLM.
+    pub base_url: String,
+    /// Prefer the environment variable named by `api_key_env`.
+    pub api_key: Secret,
+    pub api_key_env: String,
+    pub model: String,
+    pub temperature: f64,
+    pub timeout_secs: u64,
+    pub stream: bool,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            provider: "openai".into(),
+            base_url: String::new(),
+            api_key: Secret::default(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            model: "gpt-4o-mini".into(),
+            temperature: 0.7,
+            timeout_secs: 120,
+            stream: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptConfig {
+    /// "auto" (the subject's language) or a language name such as "English", "zh-CN".
+    pub language: String,
+    /// 1–10 paragraphs.
+    pub paragraphs: u32,
+    /// Extra instructions appended to the prompt.
+    pub extra_requirements: String,
+    /// Replaces the built-in system prompt when not empty.
+    pub system_prompt: String,
+}
+
+impl Default for ScriptConfig {
+    fn default() -> Self {
+        ScriptConfig {
+            language: "auto".into(),
+            paragraphs: 1,
+            extra_requirements: String::new(),
+            system_prompt: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TermsConfig {
+    /// Search terms asked for each sentence (1–8).
+    pub per_sentence: u32,
+}
+
+impl Default for TermsConfig {
+    fn default() -> Self {
+        TermsConfig { per_sentence: 3 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// "espeak" (espeak-ng).
+    pub provider: String,
+    /// espeak-ng voice name, e.g. "en-us", "en-gb", "fr".
+    pub voice: String,
+    /// Speaking rate multiplier 0.5–2.0.
+    pub rate: f64,
+    /// Volume multiplier 0.0–2.0.
+    pub volume: f64,
+    /// Silence between sentences, milliseconds (0–2000).
+    pub sentence_gap_ms: u32,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        VoiceConfig {
+            provider: "espeak".into(),
+            voice: "en-us".into(),
+            rate: 1.0,
+            volume: 1.0,
+            sentence_gap_ms: 250,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FootageConfig {
+    /// Sources tried in order: "local", "generated".
+    pub sources: Vec<String>,
+    /// Folders of videos and images for the "local" source.
+    pub local_dirs: Vec<PathBuf>,
+}
+
+impl Default for FootageConfig {
+    fn default() -> Self {
+        FootageConfig {
+            sources: vec!["local".into(), "generated".into()],
+            local_dirs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoConfig {
+    /// "9:16" (1080×1920), "16:9" (1920×1080) or "1:1" (1080×1080).
+    pub aspect: String,
+    /// 24–60.
+    pub fps: u32,
+    /// Longest single cut, seconds (2–10).
+    pub max_clip_secs: f64,
+    /// "libx264".
+    pub encoder: String,
+    pub preset: String,
+    /// 0–51, lower is better quality.
+    pub crf: u32,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        VideoConfig {
+            aspect: "9:16".into(),
+            fps: 30,
+            max_clip_secs: 5.0,
+            encoder: "libx264".into(),
+            preset: "veryfast".into(),
+            crf: 23,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubtitleConfig {
+    pub enabled: bool,
+    /// A font family name known to fontconfig.
+    pub font: String,
+    /// Font size in pixels of the output frame height (0: automatic, 1/24 of the height).
+    pub size: u32,
+    /// "#RRGGBB".
+    pub color: String,
+    pub outline_color: String,
+    /// Outline width in pixels (0–10).
+    pub outline: u32,
+    /// "bottom", "top" or "center".
+    pub position: String,
+    /// Longest subtitle line in characters before wrapping (10–80).
+    pub max_line_chars: u32,
+}
+
+impl Default for SubtitleConfig {
+    fn default() -> Self {
+        SubtitleConfig {
+            enabled: true,
+            font: "Noto Sans".into(),
+            size: 0,
+            color: "#FFFFFF".into(),
+            outline_color: "#000000".into(),
+            outline: 3,
+            position: "bottom".into(),
+            max_line_chars: 28,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Attempts per stage for transient failures (1–10).
+    pub max_attempts: u32,
+    /// First backoff delay; doubles each attempt, with jitter.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Stage runs at once, per stage, across all tasks.
+    pub limits: BTreeMap<String, usize>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        let limits = [
+            ("script", 4),
+            ("terms", 4),
+            ("voice", 2),
+            ("subtitles", 4),
+            ("footage", 4),
+            ("select", 4),
+            ("render", 1),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        PipelineConfig {
+            max_attempts: 4,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            limits,
+        }
+    }
+}
+
+/// Output frame size for an aspect ratio name.
+pub fn frame_size(aspect: &str) -> Option<(u32, u32)> {
+    match aspect {
+        "9:16" => Some((1080, 1920)),
+        "16:9" => Some((1920, 1080)),
+        "1:1" => Some((1080, 1080)),
+        _ => None,
+    }
+}

@@ -1,0 +1,35 @@
+//! Language models: write the narration script and the per-sentence search terms.
+
+pub mod bundled;
+pub mod openai;
+pub mod prompts;
+pub mod text;
+
+use super::ProviderError;
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ChatRequest {
+    pub system: String,
+    pub user: String,
+    pub temperature: f64,
+    pub max_tokens: Option<u32>,
+}
+
+/// Called with the number of tokens (stream chunks) received so far.
+pub type TokenProgress<'a> = &'a (dyn Fn(usize) + Send + Sync);
+
+#[async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// Short provider name used in messages and cache keys, e.g. "openai-compatible".
+    fn name(&self) -> &str;
+    fn model(&self) -> &str;
+    /// Sends one chat request and returns the assistant's text. Stops promptly on `cancel`.
+    async fn complete(
+        &self,
+        request: &ChatRequest,
+        cancel: &CancellationToken,
+        on_token: TokenProgress<'_>,
+    ) -> Result<String, ProviderError>;
+}

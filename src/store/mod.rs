@@ -1,0 +1,1 @@
+//! sled-backed task store and content-addressed cache.
