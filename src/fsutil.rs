@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 /// The temporary name used while `path` is being written: `name.ext.part`.
 pub fn part_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".part");
     path.with_file_name(name)
 }
@@ -46,6 +49,42 @@ pub fn commit_part(part: &Path, path: &Path) -> std::io::Result<()> {
     std::fs::rename(part, path)
 }
 
+/// Deletes a `*.part` file when dropped unless `commit` ran: a cancelled future (dropped at
+/// an await point) therefore never leaves a half-written file behind.
+pub struct PartGuard {
+    part: PathBuf,
+    committed: bool,
+}
+
+impl PartGuard {
+    /// Guards the `*.part` companion of `final_path`.
+    pub fn for_final(final_path: &Path) -> Self {
+        PartGuard {
+            part: part_path(final_path),
+            committed: false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.part
+    }
+
+    /// Fsyncs the part file and renames it to `final_path`.
+    pub fn commit(mut self, final_path: &Path) -> std::io::Result<()> {
+        commit_part(&self.part, final_path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
+}
+
 /// Removes every `*.part` file directly inside `dir` (left by a cancelled or killed stage).
 pub fn remove_part_files(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -74,6 +113,21 @@ mod tests {
         assert!(!part_path(&target).exists());
         let back: serde_json::Value = read_json(&target).unwrap();
         assert_eq!(back["k"], 1);
+    }
+
+    #[test]
+    fn part_guard_removes_uncommitted_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("video.mp4");
+        {
+            let guard = PartGuard::for_final(&target);
+            std::fs::write(guard.path(), b"half").unwrap();
+        }
+        assert!(!part_path(&target).exists() && !target.exists());
+        let guard = PartGuard::for_final(&target);
+        std::fs::write(guard.path(), b"whole").unwrap();
+        guard.commit(&target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
     }
 
     #[test]

@@ -1,1 +1,2 @@
 //! Command-line interface.
+pub mod doctor;

@@ -22,7 +22,9 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A task was accepted (or resumed) by the supervisor.
-    Submitted { subject: String },
+    Submitted {
+        subject: String,
+    },
     Queued,
     Started {
         attempt: u32,
@@ -57,7 +59,9 @@ pub enum EventKind {
         elapsed_ms: u64,
     },
     /// Task level: the task stopped with a failed or cancelled stage.
-    TaskStopped { reason: String },
+    TaskStopped {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

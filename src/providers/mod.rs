@@ -5,6 +5,7 @@
 //! never contain an API key.
 
 pub mod footage;
+pub mod http;
 pub mod llm;
 pub mod tts;
 
@@ -23,13 +24,17 @@ pub enum ProviderError {
         status: u16,
         message: String,
     },
-    #[error("{provider}: cannot reach {endpoint}: {message}; check the base_url and [net] proxy settings")]
+    #[error(
+        "{provider}: cannot reach {endpoint}: {message}; check the base_url and [net] proxy settings"
+    )]
     Network {
         provider: String,
         endpoint: String,
         message: String,
     },
-    #[error("{provider}: no answer within {secs} s; the server may be overloaded, or raise timeout_secs")]
+    #[error(
+        "{provider}: no answer within {secs} s; the server may be overloaded, or raise timeout_secs"
+    )]
     Timeout { provider: String, secs: u64 },
     #[error("{provider}: the API key was rejected (HTTP {status}); {hint}")]
     Auth {

@@ -32,6 +32,14 @@ pub struct FootageRequest {
     pub sentence_secs: Vec<f64>,
     pub width: u32,
     pub height: u32,
+    pub fps: u32,
+}
+
+/// What a source found, plus notes for the user (files skipped and why).
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub clips: Vec<Clip>,
+    pub notes: Vec<String>,
 }
 
 #[async_trait]
@@ -41,5 +49,5 @@ pub trait FootageSource: Send + Sync {
         &self,
         request: &FootageRequest,
         cancel: &CancellationToken,
-    ) -> Result<Vec<Clip>, ProviderError>;
+    ) -> Result<Found, ProviderError>;
 }

@@ -1,1 +1,506 @@
-//! (being written)
+//! Pure text handling around the LLM: cleaning a script reply into narration, splitting it into
+//! sentences, and recovering per-sentence search terms from messy JSON-ish replies.
+
+/// Turns a model reply into narration: no reasoning, markdown, stage directions or preamble.
+/// Paragraphs come back one per line.
+pub fn clean_script(reply: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut first_is_title = false;
+    for line in strip_think(reply).lines().map(str::trim) {
+        // Fence markers go; a script wrapped in a fence keeps its content.
+        if line.starts_with("```") || line.starts_with("~~~") || is_rule(line) {
+            continue;
+        }
+        let marked = line.starts_with('#') || (line.starts_with("**") && line.ends_with("**"));
+        let cleaned = clean_line(line);
+        if lines.is_empty() && !cleaned.is_empty() {
+            first_is_title = is_preamble(&cleaned)
+                || (marked
+                    && cleaned.split_whitespace().count() <= 12
+                    && !cleaned.ends_with(['.', '!', '。', '！']));
+        }
+        if !cleaned.is_empty() {
+            lines.push(cleaned);
+        }
+    }
+    // A lone heading may be the whole reply; it is dropped only when narration follows.
+    if first_is_title && lines.len() > 1 {
+        lines.remove(0);
+    }
+    lines.join("\n")
+}
+
+/// Removes `<think>…</think>` blocks, a reply cut off inside one, and the reasoning before a
+/// closing tag whose opening tag the server dropped.
+pub(crate) fn strip_think(reply: &str) -> String {
+    let mut text = reply.to_string();
+    if let Some(close) = find_ci(&text, "</think>")
+        && find_ci(&text[..close], "<think>").is_none()
+    {
+        text = text[close + "</think>".len()..].to_string();
+    }
+    while let Some(open) = find_ci(&text, "<think>") {
+        let after = open + "<think>".len();
+        text = match find_ci(&text[after..], "</think>") {
+            Some(close) => format!(
+                "{}{}",
+                &text[..open],
+                &text[after + close + "</think>".len()..]
+            ),
+            None => text[..open].to_string(),
+        };
+    }
+    text
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    hay.to_ascii_lowercase().find(needle)
+}
+
+fn is_rule(line: &str) -> bool {
+    line.len() >= 3
+        && ['-', '*', '_', '=']
+            .iter()
+            .any(|&c| line.chars().all(|x| x == c || x == ' '))
+}
+
+const TITLE_LABELS: [&str; 4] = ["title:", "title：", "标题:", "标题："];
+const PREAMBLES: [&str; 6] = [
+    "sure",
+    "certainly",
+    "of course",
+    "here is",
+    "here's",
+    "okay",
+];
+const SPEAKER_LABELS: [&str; 5] = [
+    "narrator:",
+    "narration:",
+    "voiceover:",
+    "voice-over:",
+    "script:",
+];
+
+fn is_preamble(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    TITLE_LABELS.iter().any(|p| lower.starts_with(p))
+        || (line.ends_with(':') && PREAMBLES.iter().any(|p| lower.starts_with(p)))
+}
+
+fn clean_line(line: &str) -> String {
+    let mut s = strip_list_marker(line.trim_start_matches(['#', '>', ' ']));
+    for label in SPEAKER_LABELS {
+        if s.get(..label.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(label))
+        {
+            s = &s[label.len()..];
+        }
+    }
+    let s = remove_delimited(&remove_delimited(s, '[', ']'), '【', '】');
+    let chars: Vec<char> = s.chars().collect();
+    let in_word = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric());
+    let s: String = (0..chars.len())
+        .filter(|&i| match chars[i] {
+            '*' | '#' | '`' => false,
+            // Inside a word (snake_case) `_` is part of it; at a word edge it marks emphasis.
+            '_' => i > 0 && in_word(i - 1) && in_word(i + 1),
+            _ => true,
+        })
+        .map(|i| chars[i])
+        .collect();
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Removing a direction can leave "word ." behind.
+    [" .", " ,", " !", " ?", " ;", " :"]
+        .iter()
+        .fold(s, |acc, p| acc.replace(p, &p[1..]))
+}
+
+fn strip_list_marker(s: &str) -> &str {
+    for marker in ["- ", "* ", "+ ", "• "] {
+        if let Some(rest) = s.strip_prefix(marker) {
+            return rest;
+        }
+    }
+    let digits = s.chars().take_while(char::is_ascii_digit).count();
+    if digits > 0 && digits < 3 {
+        let rest = &s[digits..];
+        if let Some(rest) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            return rest;
+        }
+    }
+    s
+}
+
+fn remove_delimited(s: &str, open: char, close: char) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            _ if c == open => depth += 1,
+            _ if c == close && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+const TERMINALS: [char; 9] = ['.', '!', '?', '…', '。', '！', '？', '؟', '।'];
+const CLOSERS: [char; 10] = ['"', '\'', '”', '’', ')', '」', '』', '»', '】', '）'];
+/// Titles precede a name, so they never end a sentence. Other abbreviations (e.g., etc.) are
+/// caught by the lowercase word after them; these are followed by a number.
+const TITLES: [&str; 8] = ["mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr"];
+const NUMBERED: [&str; 4] = ["no", "fig", "vol", "approx"];
+
+/// Splits narration into sentences, keeping their punctuation. Line breaks always end a
+/// sentence, so a paragraph without a final mark still stands alone.
+pub fn split_sentences(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let chars: Vec<char> = line.chars().collect();
+        let mut start = 0;
+        let mut i = 0;
+        while i < chars.len() {
+            if !TERMINALS.contains(&chars[i]) {
+                i += 1;
+                continue;
+            }
+            let mark = i;
+            while i < chars.len() && TERMINALS.contains(&chars[i]) {
+                i += 1;
+            }
+            while i < chars.len() && CLOSERS.contains(&chars[i]) {
+                i += 1;
+            }
+            if ends_sentence(&chars, mark, i) {
+                push_sentence(&mut out, &chars[start..i]);
+                start = i;
+            }
+        }
+        push_sentence(&mut out, &chars[start..]);
+    }
+    out
+}
+
+/// `mark` is the first terminal char, `after` the index just past the marks and closers.
+fn ends_sentence(chars: &[char], mark: usize, after: usize) -> bool {
+    let run: String = chars[mark..after].iter().collect();
+    let cjk = run.contains(['。', '！', '？']);
+    let next = chars[after..].iter().find(|c| !c.is_whitespace());
+    let Some(&next) = next else { return true };
+    if cjk {
+        return true;
+    }
+    // "3.5", "example.com": a mark glued to the next word is not an ending.
+    if !chars[after].is_whitespace() {
+        return false;
+    }
+    if next.is_lowercase() {
+        return false;
+    }
+    if run == "." {
+        let word: String = chars[..mark]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || **c == '.')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+            .to_lowercase();
+        if TITLES.contains(&word.as_str()) {
+            return false;
+        }
+        if next.is_ascii_digit() && NUMBERED.contains(&word.as_str()) {
+            return false;
+        }
+    }
+    true
+}
+
+fn push_sentence(out: &mut Vec<String>, chars: &[char]) {
+    let s: String = chars.iter().collect();
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !s.is_empty() {
+        out.push(s);
+    }
+}
+
+/// Search terms, one group per sentence, from a reply that should be a JSON array of arrays but
+/// may carry reasoning, fences, prose, trailing commas, single or smart quotes, a flat list or a
+/// wrapping object. Groups are deduplicated, capped at `per_sentence`, and padded from their
+/// neighbours when the model returned fewer groups than `sentences`.
+pub fn recover_terms(
+    reply: &str,
+    sentences: usize,
+    per_sentence: usize,
+) -> Result<Vec<Vec<String>>, String> {
+    let text: Vec<char> = strip_think(reply)
+        .replace("```json", " ")
+        .replace("```", " ")
+        .replace(['“', '”'], "\"")
+        .replace(['‘', '’'], "'")
+        .chars()
+        .collect();
+    let starts: Vec<usize> = (0..text.len())
+        .filter(|&i| matches!(text[i], '[' | '{'))
+        .collect();
+    if starts.is_empty() {
+        return Err("no JSON array in the reply".into());
+    }
+    // Prose before the array may hold brackets of its own: the first start with terms wins.
+    let mut groups = starts
+        .iter()
+        .take(64)
+        .map(|&i| scan_groups(&text, i))
+        .find(|g| g.iter().flatten().any(|t| !t.trim().is_empty()))
+        .ok_or("the reply's JSON holds no search terms")?;
+    let want = sentences.max(1);
+    if groups.len() == 1 && sentences > 1 {
+        // A flat list: deal its terms out over the sentences.
+        let terms = groups.remove(0);
+        groups = vec![Vec::new(); want];
+        for (k, term) in terms.into_iter().enumerate() {
+            groups[k % want].push(term);
+        }
+    }
+    let mut groups: Vec<Vec<String>> = groups.into_iter().map(|g| tidy(g, per_sentence)).collect();
+    if sentences > 0 {
+        groups.resize(want, Vec::new());
+    }
+    let filled = groups.clone();
+    for (i, group) in groups.iter_mut().enumerate().filter(|(_, g)| g.is_empty()) {
+        // Nearest non-empty neighbour, the earlier one on a tie.
+        let near = (1..filled.len())
+            .flat_map(|d| [i.checked_sub(d), Some(i + d)])
+            .flatten()
+            .find(|&j| filled.get(j).is_some_and(|g| !g.is_empty()));
+        if let Some(j) = near {
+            *group = filled[j].clone();
+        }
+    }
+    Ok(groups)
+}
+
+fn tidy(group: Vec<String>, per_sentence: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for term in group {
+        let term = term.trim_matches(|c: char| c.is_whitespace() || "\"'.,;:".contains(c));
+        let term = term.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !term.is_empty() && !out.iter().any(|t| t.to_lowercase() == term.to_lowercase()) {
+            out.push(term);
+        }
+    }
+    out.truncate(per_sentence.max(1));
+    out
+}
+
+/// Reads the JSON-ish value opening at `start` and groups its strings by the container that
+/// holds them. Commas, numbers and literals are ignored, which makes trailing or missing commas
+/// harmless; object keys are skipped; a truncated reply simply ends the scan. Strings loose in
+/// an object (often the echoed sentence) are dropped when lists carry the terms.
+fn scan_groups(c: &[char], start: usize) -> Vec<Vec<String>> {
+    let mut stack: Vec<(usize, bool)> = Vec::new();
+    let mut containers = 0;
+    let mut found: Vec<(usize, bool, String)> = Vec::new();
+    let mut i = start;
+    while i < c.len() {
+        match c[i] {
+            open @ ('[' | '{') => {
+                // An empty inner list is still a sentence's group; keep its place.
+                if open == '[' && stack.last().is_some_and(|&(_, in_object)| !in_object) {
+                    found.push((containers, false, String::new()));
+                }
+                stack.push((containers, open == '{'));
+                containers += 1;
+            }
+            ']' | '}' => {
+                stack.pop();
+                if stack.is_empty() {
+                    break;
+                }
+            }
+            quote @ ('"' | '\'') => {
+                let (text, end) = read_string(c, i + 1, quote);
+                i = end;
+                let is_key = next_visible(c, i + 1) == Some(':');
+                if let (Some(&(parent, in_object)), false) = (stack.last(), is_key) {
+                    found.push((parent, in_object, text));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let lists_hold_terms = found.iter().any(|(_, in_object, _)| !in_object);
+    let mut groups: Vec<(usize, Vec<String>)> = Vec::new();
+    for (parent, in_object, text) in found {
+        if in_object && lists_hold_terms {
+            continue;
+        }
+        match groups.last_mut() {
+            Some((p, terms)) if *p == parent => terms.push(text),
+            _ => groups.push((parent, vec![text])),
+        }
+    }
+    groups.into_iter().map(|(_, terms)| terms).collect()
+}
+
+/// The string starting at `from` and the index of its closing quote. An apostrophe ("cat's")
+/// only closes a single-quoted string when a separator follows.
+fn read_string(c: &[char], from: usize, quote: char) -> (String, usize) {
+    let mut out = String::new();
+    let mut i = from;
+    while i < c.len() {
+        match c[i] {
+            '\\' if c.get(i + 1) == Some(&'u') => {
+                let hex: String = c.iter().skip(i + 2).take(4).collect();
+                out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+                i += 5;
+            }
+            '\\' => {
+                i += 1;
+                out.extend(c.get(i).map(|&e| if "ntr".contains(e) { ' ' } else { e }));
+            }
+            q if q == quote
+                && (quote == '"' || next_visible(c, i + 1).is_none_or(|n| ",]}:".contains(n))) =>
+            {
+                return (out, i);
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    (out, i)
+}
+
+fn next_visible(c: &[char], from: usize) -> Option<char> {
+    c.iter().skip(from).copied().find(|ch| !ch.is_whitespace())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(reply: &str, n: usize, k: usize) -> Vec<Vec<String>> {
+        recover_terms(reply, n, k).unwrap_or_else(|e| panic!("{e}: {reply}"))
+    }
+
+    fn v(groups: &[&[&str]]) -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|g| g.iter().map(|t| t.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn script_cleanup() {
+        let reply = "<think>plan it\n</think>\n# Why Cats Purr\n\n**Cats** purr [soft music] *often*.\n\n\n- It is a __calm__ sound (mostly). 【音乐】\n```\nsnake_case stays.\n```";
+        assert_eq!(
+            clean_script(reply),
+            "Cats purr often.\nIt is a calm sound (mostly).\nsnake_case stays."
+        );
+        assert_eq!(
+            clean_script("Title: Purring\nNarrator: Cats purr."),
+            "Cats purr."
+        );
+        assert_eq!(
+            clean_script("Sure! Here is your script:\nCats purr."),
+            "Cats purr."
+        );
+        assert_eq!(
+            clean_script("reasoning only</think>Cats purr."),
+            "Cats purr."
+        );
+        assert_eq!(clean_script("Cats purr.<think>cut off mid"), "Cats purr.");
+        assert_eq!(
+            clean_script("**Cats purr loudly.**\nThey do."),
+            "Cats purr loudly.\nThey do."
+        );
+        assert_eq!(clean_script("# Just a heading"), "Just a heading");
+    }
+
+    #[test]
+    fn sentence_splitting() {
+        let s = split_sentences(
+            "Mr. Smith paid 3.5 dollars, e.g. for milk. \"Really?\" he asked! Wait... it works.\nNo mark here",
+        );
+        assert_eq!(
+            s,
+            [
+                "Mr. Smith paid 3.5 dollars, e.g. for milk.",
+                "\"Really?\" he asked!",
+                "Wait... it works.",
+                "No mark here"
+            ]
+        );
+        assert_eq!(
+            split_sentences("He said \"go.\" Then left."),
+            ["He said \"go.\"", "Then left."]
+        );
+        assert_eq!(
+            split_sentences("猫会发出呼噜声。为什么？因为开心！"),
+            ["猫会发出呼噜声。", "为什么？", "因为开心！"]
+        );
+        assert_eq!(
+            split_sentences("  one long line without punctuation "),
+            ["one long line without punctuation"]
+        );
+        assert!(split_sentences(" \n ").is_empty());
+    }
+
+    #[test]
+    fn terms_from_clean_and_messy_replies() {
+        let want = v(&[&["cat", "kitten"], &["dog"]]);
+        assert_eq!(terms(r#"[["cat","kitten"],["dog"]]"#, 2, 5), want);
+        // Prose, fences, reasoning, trailing commas, single and smart quotes.
+        let messy = "<think>[x]</think>Here you go [note]:\n```json\n[['cat', \"kitten\", 'CAT',],\n [“dog”,],]\n```\nHope it helps!";
+        assert_eq!(terms(messy, 2, 5), want);
+        assert_eq!(
+            terms(r#"{"terms": [["cat","kitten"],["dog"]]}"#, 2, 5),
+            want
+        );
+        assert_eq!(
+            terms(
+                r#"[{"sentence":"A cat.","terms":["cat","kitten"]},{"sentence":"B","terms":["dog"]}]"#,
+                2,
+                5
+            ),
+            want
+        );
+        assert_eq!(
+            terms("['cat's paw', 'dog']", 1, 5),
+            v(&[&["cat's paw", "dog"]])
+        );
+    }
+
+    #[test]
+    fn terms_are_spread_capped_and_filled() {
+        assert_eq!(
+            terms(r#"["a","b","c","d","e"]"#, 2, 2),
+            v(&[&["a", "c"], &["b", "d"]])
+        );
+        assert_eq!(
+            terms(r#"[["a","b","c"],[]]"#, 3, 2),
+            v(&[&["a", "b"], &["a", "b"], &["a", "b"]])
+        );
+        assert_eq!(
+            terms(r#"[["a"],[],["c"],[" "]]"#, 4, 3),
+            v(&[&["a"], &["a"], &["c"], &["c"]])
+        );
+        assert_eq!(terms(r#"[["a"],["b"],["c"]]"#, 2, 3), v(&[&["a"], &["b"]]));
+        // Truncated by max_tokens: what arrived is kept.
+        assert_eq!(
+            terms(r#"[["a","b"],["c","#, 2, 3),
+            v(&[&["a", "b"], &["c"]])
+        );
+    }
+
+    #[test]
+    fn unusable_terms_are_errors() {
+        assert!(recover_terms("I cannot help with that.", 2, 3).is_err());
+        assert!(recover_terms("[]", 2, 3).is_err());
+        assert!(recover_terms("[[], [\"  \"]]", 2, 3).is_err());
+        assert!(recover_terms("[1, 2, true]", 2, 3).is_err());
+    }
+}

@@ -1,0 +1,550 @@
+//! `reelforge doctor`: what the settings need, what is missing, and the command that fixes it.
+
+use crate::config::Config;
+use crate::config::load::data_dir;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const SETUP: &str = "./scripts/setup.sh";
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// The command (or edit) that fixes a failed check.
+    pub fix: Option<String>,
+    /// Advisory checks (the LLM and its key) fail without failing the doctor: reelforge
+    /// still makes videos without them.
+    pub required: bool,
+}
+
+impl Check {
+    fn pass(name: &str, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+            required: true,
+        }
+    }
+
+    fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            ok: false,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+            required: true,
+        }
+    }
+
+    fn advisory(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    fn required_if(mut self, required: bool) -> Self {
+        self.required = required;
+        self
+    }
+}
+
+/// Runs every check against this process's `PATH`.
+pub fn run_checks(cfg: &Config) -> Vec<Check> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    run_checks_with_path(cfg, &path)
+}
+
+/// `run_checks` with the search path given, so tests can hide or fake tools.
+pub fn run_checks_with_path(cfg: &Config, path_var: &OsStr) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.extend(ffmpeg_checks(cfg, path_var));
+    checks.push(tool_check(
+        "ffprobe",
+        path_var,
+        &["-version"],
+        "apt-get install ffmpeg",
+    ));
+    checks.push(
+        tool_check(
+            "espeak-ng",
+            path_var,
+            &["--version"],
+            "apt-get install espeak-ng",
+        )
+        .required_if(cfg.voice.provider == "espeak"),
+    );
+    checks.push(font_check(cfg, path_var));
+    checks.push(llm_check(cfg));
+    checks.push(api_key_check(cfg));
+    checks.extend(footage_checks(cfg));
+    checks.push(data_dir_check(&data_dir(cfg)));
+    checks
+}
+
+/// True when every required check passed; advisory ones never count.
+pub fn all_ok(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.ok || !c.required)
+}
+
+/// A plain-text table; ✓/✗ come with the words ok/missing so colour or glyphs are not needed.
+pub fn render_report(checks: &[Check]) -> String {
+    let label = |c: &Check| {
+        if c.required {
+            c.name.clone()
+        } else {
+            format!("{} (optional)", c.name)
+        }
+    };
+    let width = checks
+        .iter()
+        .map(|c| label(c).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for check in checks {
+        let mark = if check.ok {
+            "✓ ok     "
+        } else {
+            "✗ missing"
+        };
+        out.push_str(&format!(
+            "{mark}  {:<width$}  {}\n",
+            label(check),
+            check.detail
+        ));
+        if let (false, Some(fix)) = (check.ok, &check.fix) {
+            out.push_str(&format!("{:<pad$}fix: {fix}\n", "", pad = 11 + width + 2));
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.ok && c.required).count();
+    let optional = checks.iter().filter(|c| !c.ok && !c.required).count();
+    out.push('\n');
+    if failed == 0 {
+        out.push_str("All required checks passed");
+    } else {
+        out.push_str(&format!(
+            "{failed} required check{} failed: run the fix lines above (apt-get as root), \
+             or {SETUP} to install everything",
+            if failed == 1 { "" } else { "s" }
+        ));
+    }
+    if optional > 0 {
+        out.push_str(&format!(
+            "; {optional} optional item{} not set up",
+            if optional == 1 { " is" } else { "s are" }
+        ));
+    }
+    out.push_str(".\n");
+    out
+}
+
+/// The first executable `name` in the directories of `path_var`.
+pub fn find_on_path(name: &str, path_var: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path_var)
+        // An empty entry means the working directory; a doctor should not trust that.
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// stdout (or stderr, where some tools print their version) of a finished command.
+fn run_tool(program: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("").trim().to_string();
+        return Err(format!("{} {}", output.status, last));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if stdout.trim().is_empty() {
+        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+    } else {
+        Ok(stdout)
+    }
+}
+
+/// The version line, without the copyright that follows it on ffmpeg's.
+fn version_line(output: &str) -> String {
+    let line = output.lines().map(str::trim).find(|l| !l.is_empty());
+    let line = line.unwrap_or("(no version output)");
+    // ffmpeg appends a copyright, espeak-ng "  Data at: <path>".
+    let line = line.split(" Copyright").next().unwrap_or(line);
+    line.split("  ").next().unwrap_or(line).trim().to_string()
+}
+
+fn tool_check(name: &str, path_var: &OsStr, version_args: &[&str], fix: &str) -> Check {
+    let Some(program) = find_on_path(name, path_var) else {
+        return Check::fail(name, "not found on PATH", format!("{fix}  (or {SETUP})"));
+    };
+    match run_tool(&program, version_args) {
+        Ok(out) => Check::pass(name, version_line(&out)),
+        Err(e) => Check::fail(
+            name,
+            format!("{} does not run: {e}", program.display()),
+            fix.replacen("install", "install --reinstall", 1),
+        ),
+    }
+}
+
+fn ffmpeg_checks(cfg: &Config, path_var: &OsStr) -> Vec<Check> {
+    let fix = "apt-get install ffmpeg";
+    let version = tool_check("ffmpeg", path_var, &["-version"], fix);
+    let program = match find_on_path("ffmpeg", path_var) {
+        Some(p) if version.ok => p,
+        // Without a working ffmpeg the filter question is moot; one failure says it all.
+        _ => return vec![version],
+    };
+    let name = "ffmpeg subtitles filter";
+    let filter = match run_tool(&program, &["-hide_banner", "-filters"]) {
+        Ok(list) if has_filter(&list, "subtitles") => {
+            Check::pass(name, "present (libass): subtitles can be burned in")
+        }
+        Ok(_) => Check::fail(
+            name,
+            "this ffmpeg was built without libass: subtitles cannot be burned in",
+            "apt-get install ffmpeg  (Debian's build has libass), or set [subtitles] enabled = false",
+        ),
+        Err(e) => Check::fail(name, format!("`ffmpeg -filters` failed: {e}"), fix),
+    };
+    vec![version, filter.required_if(cfg.subtitles.enabled)]
+}
+
+/// `ffmpeg -filters` rows look like ` ... subtitles  V->V  Render text subtitles ...`.
+fn has_filter(list: &str, filter: &str) -> bool {
+    list.lines()
+        .any(|line| line.split_whitespace().nth(1) == Some(filter))
+}
+
+fn font_check(cfg: &Config, path_var: &OsStr) -> Check {
+    let name = "subtitle font";
+    let font = cfg.subtitles.font.trim();
+    let install = if font.to_lowercase().starts_with("noto") {
+        "apt-get install fonts-noto-core".to_string()
+    } else {
+        format!(
+            "install the font \"{font}\", or set [subtitles] font to a family listed by `fc-list : family`"
+        )
+    };
+    let check = match find_on_path("fc-match", path_var) {
+        None => Check::fail(
+            name,
+            "fc-match not found: fontconfig is not installed",
+            "apt-get install fontconfig fonts-noto-core",
+        ),
+        Some(fc_match) => match run_tool(&fc_match, &["-f", "%{family}", font]) {
+            Err(e) => Check::fail(name, format!("fc-match failed: {e}"), install),
+            Ok(families) => {
+                // fc-match always answers with something; only an exact family name means
+                // the font itself is installed.
+                let found = families
+                    .split(',')
+                    .any(|f| f.trim().eq_ignore_ascii_case(font));
+                if found {
+                    Check::pass(name, format!("\"{font}\" is installed"))
+                } else {
+                    let instead = families.split(',').next().unwrap_or("").trim();
+                    Check::fail(
+                        name,
+                        format!("\"{font}\" is not installed (fontconfig would use \"{instead}\")"),
+                        install,
+                    )
+                }
+            }
+        },
+    };
+    if cfg.subtitles.enabled {
+        check
+    } else {
+        check.advisory()
+    }
+}
+
+fn llm_check(cfg: &Config) -> Check {
+    let name = "LLM endpoint";
+    let check = if cfg.llm.provider == "none" {
+        Check::pass(
+            name,
+            "llm.provider = \"none\": the bundled example script is used",
+        )
+    } else if cfg.llm.base_url.trim().is_empty() {
+        Check::fail(
+            name,
+            "no LLM endpoint: the bundled example script is used",
+            "set [llm] base_url, model and OPENAI_API_KEY (any OpenAI-compatible server)",
+        )
+    } else {
+        Check::pass(
+            name,
+            format!(
+                "{} (model {})",
+                without_userinfo(cfg.llm.base_url.trim()),
+                cfg.llm.model
+            ),
+        )
+    };
+    check.advisory()
+}
+
+/// `https://user:pass@host/v1` → `https://<redacted>@host/v1`: URLs can carry credentials.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+fn api_key_check(cfg: &Config) -> Check {
+    let var = cfg.llm.api_key_env.trim();
+    let var = if var.is_empty() {
+        "OPENAI_API_KEY"
+    } else {
+        var
+    };
+    let name = "LLM API key";
+    // Only whether it is set: the value never leaves the Secret.
+    let check = if !cfg.llm.api_key.is_empty() {
+        Check::pass(name, "set")
+    } else {
+        Check::fail(
+            name,
+            format!("not set ({var} is empty; local servers such as Ollama need none)"),
+            format!("export {var}=<your key>"),
+        )
+    };
+    check.advisory()
+}
+
+fn footage_checks(cfg: &Config) -> Vec<Check> {
+    let name = "local footage";
+    if !cfg.footage.sources.iter().any(|s| s == "local") {
+        return vec![
+            Check::pass(name, "not used (\"local\" is not in [footage] sources)").advisory(),
+        ];
+    }
+    if cfg.footage.local_dirs.is_empty() {
+        return vec![Check::pass(name, "no folders set: generated footage is used").advisory()];
+    }
+    cfg.footage
+        .local_dirs
+        .iter()
+        .map(|dir| {
+            let shown = dir.display().to_string();
+            let quoted = sh_quote(&shown);
+            match std::fs::read_dir(dir) {
+                Ok(entries) => Check::pass(
+                    name,
+                    format!("{shown}: {} entries", entries.count()),
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::fail(
+                    name,
+                    format!("{shown} does not exist"),
+                    format!("mkdir -p {quoted}  (and put clips in it), or remove it from [footage] local_dirs"),
+                ),
+                Err(e) => Check::fail(
+                    name,
+                    format!("{shown} cannot be read: {e}"),
+                    format!("chmod u+rx {quoted}"),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn data_dir_check(dir: &Path) -> Check {
+    let name = "data folder";
+    let shown = dir.display().to_string();
+    let probe = dir.join(".doctor-probe");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match result {
+        Ok(()) => Check::pass(name, format!("{shown} is writable")),
+        Err(e) => Check::fail(
+            name,
+            format!("{shown} is not writable: {e}"),
+            format!(
+                "mkdir -p {q} && chmod u+rwx {q}, or set REELFORGE_DATA_DIR to a writable folder",
+                q = sh_quote(&shown)
+            ),
+        ),
+    }
+}
+
+/// Quotes a path for a copy-pasted shell command.
+fn sh_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%~=,".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn config_in(dir: &Path) -> Config {
+        let mut cfg = Config::default();
+        cfg.paths.data_dir = Some(dir.join("data"));
+        cfg
+    }
+
+    fn find<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check named {name}: {checks:?}"))
+    }
+
+    #[test]
+    fn report_marks_with_words_and_gives_fixes() {
+        let checks = vec![
+            Check::pass("ffmpeg", "ffmpeg version 6.1"),
+            Check::fail(
+                "espeak-ng",
+                "not found on PATH",
+                "apt-get install espeak-ng",
+            ),
+            Check::fail("LLM endpoint", "no LLM endpoint", "set [llm] base_url").advisory(),
+        ];
+        let report = render_report(&checks);
+        let lines: Vec<&str> = report.lines().collect();
+        assert!(lines[0].starts_with("✓ ok") && lines[0].contains("ffmpeg version 6.1"));
+        assert!(lines[1].starts_with("✗ missing") && lines[1].contains("espeak-ng"));
+        assert!(
+            lines[2]
+                .trim_start()
+                .starts_with("fix: apt-get install espeak-ng")
+        );
+        assert!(lines[3].contains("LLM endpoint (optional)"));
+        // Details line up in one column.
+        let col = |l: &str, text: &str| l[..l.find(text).unwrap()].chars().count();
+        assert_eq!(col(lines[0], "ffmpeg version"), col(lines[1], "not found"));
+        assert_eq!(col(lines[0], "ffmpeg version"), col(lines[2], "fix:"));
+        assert!(report.contains("1 required check failed"), "{report}");
+        assert!(report.contains("1 optional item is not set up"), "{report}");
+        assert!(!all_ok(&checks));
+        assert!(all_ok(&checks[..1]) && all_ok(&[checks[0].clone(), checks[2].clone()]));
+        assert!(render_report(&checks[..1]).contains("All required checks passed"));
+    }
+
+    #[test]
+    fn path_without_ffmpeg_names_the_install_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("bin");
+        std::fs::create_dir_all(&empty).unwrap();
+        let checks = run_checks_with_path(&config_in(dir.path()), empty.as_os_str());
+        let ffmpeg = find(&checks, "ffmpeg");
+        assert!(!ffmpeg.ok && ffmpeg.required);
+        assert!(
+            ffmpeg
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("apt-get install ffmpeg")
+        );
+        assert!(
+            find(&checks, "espeak-ng")
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("apt-get install espeak-ng")
+        );
+        assert!(find(&checks, "data folder").ok, "{checks:?}");
+        let llm = find(&checks, "LLM endpoint");
+        assert!(!llm.ok && !llm.required);
+        assert_eq!(
+            llm.detail,
+            "no LLM endpoint: the bundled example script is used"
+        );
+        assert!(!all_ok(&checks));
+        assert!(render_report(&checks).contains("fix: apt-get install ffmpeg"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fake_tools_on_path_are_found_and_parsed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = "#!/bin/sh\ncase \"$*\" in\n\
+            *-filters*) echo ' ... subtitles         V->V       Render text subtitles' ;;\n\
+            *) echo 'ffmpeg version 9.9-test Copyright (c) 2000 the FFmpeg developers' ;;\nesac\n";
+        let ffmpeg = bin.join("ffmpeg");
+        std::fs::write(&ffmpeg, script).unwrap();
+        std::fs::set_permissions(&ffmpeg, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Not executable: must not count as installed.
+        std::fs::write(bin.join("ffprobe"), "#!/bin/sh\n").unwrap();
+
+        assert_eq!(find_on_path("ffmpeg", bin.as_os_str()), Some(ffmpeg));
+        assert_eq!(find_on_path("ffprobe", bin.as_os_str()), None);
+        let checks = run_checks_with_path(&config_in(dir.path()), bin.as_os_str());
+        assert_eq!(find(&checks, "ffmpeg").detail, "ffmpeg version 9.9-test");
+        assert!(find(&checks, "ffmpeg subtitles filter").ok, "{checks:?}");
+        assert!(!find(&checks, "ffprobe").ok);
+    }
+
+    #[test]
+    fn api_key_is_reported_as_set_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_in(dir.path());
+        cfg.llm.api_key = Secret::new("sk-doctor-secret-77");
+        cfg.llm.base_url = "https://user:pw@example.com/v1".into();
+        let checks = run_checks_with_path(&cfg, OsStr::new(""));
+        assert_eq!(find(&checks, "LLM API key").detail, "set");
+        let report = render_report(&checks);
+        assert!(
+            !report.contains("sk-doctor-secret-77") && !report.contains("pw@"),
+            "{report}"
+        );
+        assert!(
+            report.contains("https://<redacted>@example.com/v1"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn missing_footage_folder_and_unwritable_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_in(dir.path());
+        cfg.footage.local_dirs = vec![dir.path().join("my clips")];
+        // A file where the data folder should be: it cannot be created.
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "").unwrap();
+        cfg.paths.data_dir = Some(blocker.join("data"));
+        let checks = run_checks_with_path(&cfg, OsStr::new(""));
+        let footage = find(&checks, "local footage");
+        assert!(!footage.ok && footage.fix.as_deref().unwrap().starts_with("mkdir -p '"));
+        let data = find(&checks, "data folder");
+        assert!(!data.ok && data.fix.as_deref().unwrap().contains("REELFORGE_DATA_DIR"));
+    }
+}

@@ -1,0 +1,162 @@
+//! A stage actor: one long-lived task per stage with a bounded mailbox. Each job runs in its
+//! own tokio task under the stage's concurrency limit, retrying transient failures with
+//! exponential backoff (or the server's `Retry-After`).
+
+use super::events::EventKind;
+use super::job::{JobCtx, Report, StageWork};
+use super::{FailureKind, StageError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, mpsc};
+
+/// The longest `Retry-After` we honour; a server asking for more gets a failed stage instead
+/// of a task that silently sleeps for an hour.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// How long a cancelled stage may take to stop on its own before it is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `failures` (1-based): the server's wish, else base·2ⁿ ± 25 %.
+    pub fn delay(&self, failures: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        if let Some(wish) = retry_after {
+            return (wish <= MAX_RETRY_AFTER).then_some(wish);
+        }
+        let exp = self
+            .base
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+        let capped = exp.min(self.max);
+        let jitter = 0.75 + fastrand::f64() * 0.5;
+        Some(capped.mul_f64(jitter))
+    }
+}
+
+pub(crate) struct Job {
+    pub ctx: JobCtx,
+}
+
+/// Starts the actor; returns its mailbox.
+pub(crate) fn spawn_stage_actor(
+    work: Arc<dyn StageWork>,
+    limit: usize,
+    policy: RetryPolicy,
+    mailbox: usize,
+) -> mpsc::Sender<Job> {
+    let (tx, mut rx) = mpsc::channel::<Job>(mailbox);
+    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    tokio::spawn(async move {
+        // The actor never waits on its own limit, so its mailbox drains at once and the
+        // supervisor is never blocked by a busy stage; waiting jobs are `Queued`.
+        while let Some(job) = rx.recv().await {
+            tokio::spawn(run_job(job, work.clone(), permits.clone(), policy));
+        }
+    });
+    tx
+}
+
+async fn run_job(job: Job, work: Arc<dyn StageWork>, permits: Arc<Semaphore>, policy: RetryPolicy) {
+    let mut ctx = job.ctx;
+    let mut failures = 0;
+    let mut started: Option<Instant> = None;
+    let result = loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("stage semaphores are never closed"),
+            _ = ctx.cancel.cancelled() => break Err(StageError::cancelled()),
+        };
+        started.get_or_insert_with(Instant::now);
+        ctx.emit(EventKind::Started {
+            attempt: ctx.attempt,
+        });
+        let outcome = {
+            let run = work.run(&ctx);
+            tokio::pin!(run);
+            tokio::select! {
+                outcome = &mut run => outcome,
+                _ = ctx.cancel.cancelled() => {
+                    // The stage sees the same token: give it a moment to clean up after itself,
+                    // then drop it, which kills its child processes (kill_on_drop) and aborts
+                    // its HTTP requests.
+                    let _ = tokio::time::timeout(CANCEL_GRACE, &mut run).await;
+                    Err(StageError::cancelled())
+                }
+            }
+        };
+        drop(permit);
+        let error = match outcome {
+            Ok(output) => break Ok(output),
+            Err(error) => error,
+        };
+        if ctx.cancel.is_cancelled() {
+            break Err(StageError::cancelled());
+        }
+        failures += 1;
+        let retry_after = match &error.kind {
+            FailureKind::Transient { retry_after } => *retry_after,
+            _ => break Err(error),
+        };
+        let delay = match policy.delay(failures, retry_after) {
+            Some(delay) if failures < policy.max_attempts => delay,
+            _ => {
+                let tries = if failures == 1 { "try" } else { "tries" };
+                break Err(StageError::permanent(format!(
+                    "{} (gave up after {failures} {tries})",
+                    error.message
+                )));
+            }
+        };
+        ctx.emit(EventKind::Failed {
+            error: error.message.clone(),
+            will_retry: true,
+            retry_in_ms: Some(delay.as_millis() as u64),
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = ctx.cancel.cancelled() => break Err(StageError::cancelled()),
+        }
+        ctx.attempt += 1;
+    };
+    let scratch = ctx.scratch_dir();
+    if scratch.exists() {
+        let _ = tokio::fs::remove_dir_all(&scratch).await;
+    }
+    let _ = ctx.reports.send(Report::Ended {
+        task: ctx.task.clone(),
+        stage: ctx.stage,
+        attempts: ctx.attempt,
+        result,
+        elapsed_ms: started.map_or(0, |s| s.elapsed().as_millis() as u64),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        };
+        for _ in 0..50 {
+            let first = policy.delay(1, None).unwrap();
+            assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
+            let third = policy.delay(3, None).unwrap();
+            assert!(third >= Duration::from_millis(300) && third <= Duration::from_millis(500));
+            let capped = policy.delay(10, None).unwrap();
+            assert!(capped <= Duration::from_millis(1250));
+        }
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(3600))), None);
+    }
+}

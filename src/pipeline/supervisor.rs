@@ -1,0 +1,556 @@
+//! The supervisor: the one place where task state changes. It owns every active task's stage
+//! graph, starts a stage when its inputs are ready, routes cancel and retry, and persists each
+//! transition to the task store before announcing it (group commit: one flush per batch).
+
+use super::actor::Job;
+use super::events::{Event, EventKind, TaskId, now_ms};
+use super::handle::{Command, PipelineError};
+use super::job::{JobCtx, Report};
+use super::{Stage, StageError};
+use crate::fsutil::remove_part_files;
+use crate::store::{StageStatus, Store, TaskRecord, TaskSpec, TaskState};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Reports handled per batch before the store is flushed and events go out.
+const BATCH: usize = 512;
+
+struct ActiveTask {
+    record: TaskRecord,
+    spec: Arc<TaskSpec>,
+    cancel: CancellationToken,
+    running: HashMap<Stage, CancellationToken>,
+}
+
+pub(crate) struct Supervisor {
+    store: Store,
+    actors: BTreeMap<Stage, mpsc::Sender<Job>>,
+    active: HashMap<TaskId, ActiveTask>,
+    subscribers: Vec<mpsc::UnboundedSender<Event>>,
+    reports_tx: mpsc::UnboundedSender<Report>,
+    reports_rx: Option<mpsc::UnboundedReceiver<Report>>,
+    /// Events waiting for the next flush.
+    outbox: Vec<Event>,
+    dirty: bool,
+}
+
+impl Supervisor {
+    pub(crate) fn new(store: Store, actors: BTreeMap<Stage, mpsc::Sender<Job>>) -> Self {
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        Supervisor {
+            store,
+            actors,
+            active: HashMap::new(),
+            subscribers: Vec::new(),
+            reports_tx,
+            reports_rx: Some(reports_rx),
+            outbox: Vec::new(),
+            dirty: false,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut reports = self
+            .reports_rx
+            .take()
+            .expect("run is called once per supervisor");
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle_command(command).await,
+                    None => break,
+                },
+                Some(report) = reports.recv() => {
+                    self.handle_report(report).await;
+                    for _ in 0..BATCH {
+                        match reports.try_recv() {
+                            Ok(report) => self.handle_report(report).await,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            self.commit();
+        }
+        // Every handle is gone: stop what still runs so children are killed, not orphaned.
+        for task in self.active.values() {
+            task.cancel.cancel();
+        }
+    }
+
+    /// Makes the batch durable, then announces it.
+    fn commit(&mut self) {
+        if self.dirty {
+            if let Err(e) = self.store.tasks.flush() {
+                tracing::error!("task store flush failed: {e}");
+            }
+            self.dirty = false;
+        }
+        let events = std::mem::take(&mut self.outbox);
+        self.subscribers.retain(|sub| !sub.is_closed());
+        for event in events {
+            for sub in &self.subscribers {
+                let _ = sub.send(event.clone());
+            }
+        }
+    }
+
+    fn announce(&mut self, task: &str, stage: Option<Stage>, kind: EventKind) {
+        self.outbox.push(Event::new(task, stage, kind));
+    }
+
+    fn save(&mut self, record: &TaskRecord) {
+        if let Err(e) = self.store.tasks.put(record) {
+            tracing::error!(task = %record.id, "cannot persist task: {e}");
+        }
+        self.dirty = true;
+    }
+
+    async fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::Submit { spec, reply } => {
+                let _ = reply.send(self.submit(spec).await);
+            }
+            Command::Resume { task, reply } => {
+                let _ = reply.send(self.resume(&task).await);
+            }
+            Command::Retry { task, stage, reply } => {
+                let _ = reply.send(self.retry(&task, stage).await);
+            }
+            Command::Cancel { task, stage, reply } => {
+                let _ = reply.send(self.cancel(&task, stage));
+            }
+            Command::Subscribe { reply } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                self.subscribers.push(tx);
+                let _ = reply.send(rx);
+            }
+            Command::Record { task, reply } => {
+                let record = match self.active.get(&task) {
+                    Some(active) => Ok(active.record.clone()),
+                    None => self.store.tasks.get(&task).map_err(PipelineError::from),
+                };
+                let _ = reply.send(record);
+            }
+        }
+    }
+
+    async fn submit(&mut self, spec: TaskSpec) -> Result<TaskId, PipelineError> {
+        if spec.subject.trim().is_empty()
+            && spec.script.as_deref().is_none_or(|s| s.trim().is_empty())
+        {
+            return Err(PipelineError::InvalidSpec(
+                "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\"".into(),
+            ));
+        }
+        let mut id = new_task_id();
+        while self.active.contains_key(&id) || self.store.tasks.get(&id).is_ok() {
+            id = new_task_id();
+        }
+        let record = TaskRecord::new(id.clone(), spec);
+        self.activate(record, "submitted").await?;
+        Ok(id)
+    }
+
+    async fn resume(&mut self, task: &str) -> Result<(), PipelineError> {
+        if self.active.contains_key(task) {
+            return Err(rejected(task, "is already running"));
+        }
+        let mut record = self.store.tasks.get(task)?;
+        for stage in Stage::ALL {
+            let stage_record = record.stage_mut(stage);
+            if !matches!(
+                stage_record.status,
+                StageStatus::Done | StageStatus::Skipped
+            ) {
+                stage_record.reset();
+            }
+        }
+        self.activate(record, "resumed").await
+    }
+
+    async fn retry(&mut self, task: &str, stage: Stage) -> Result<(), PipelineError> {
+        let mut record = match self.active.get(task) {
+            Some(active) => active.record.clone(),
+            None => self.store.tasks.get(task)?,
+        };
+        if record.stage(stage).status == StageStatus::Skipped {
+            return Err(rejected(
+                task,
+                &format!("stage {stage} is not part of this task (--stop-at)"),
+            ));
+        }
+        let downstream = stage.with_downstream();
+        if let Some(busy) = downstream.iter().find(|s| {
+            matches!(
+                record.stage(**s).status,
+                StageStatus::Running | StageStatus::Queued
+            )
+        }) {
+            return Err(rejected(
+                task,
+                &format!("stage {busy} is still running; cancel it first, then retry"),
+            ));
+        }
+        let upstream = stage.with_upstream();
+        for s in Stage::ALL {
+            let r = record.stage_mut(s);
+            if matches!(
+                r.status,
+                StageStatus::Skipped | StageStatus::Running | StageStatus::Queued
+            ) {
+                continue;
+            }
+            // The stage and its dependents run again; what it needs runs only if missing.
+            if downstream.contains(&s) || (upstream.contains(&s) && r.status != StageStatus::Done) {
+                r.reset();
+            }
+        }
+        if let Some(active) = self.active.get_mut(task) {
+            if active.cancel.is_cancelled() {
+                active.cancel = CancellationToken::new();
+            }
+            active.record = record.clone();
+            record.state = TaskState::Running;
+            active.record.state = TaskState::Running;
+            self.save(&record);
+            self.dispatch_ready(task).await;
+            return Ok(());
+        }
+        self.activate(record, "retried").await
+    }
+
+    fn cancel(&mut self, task: &str, stage: Option<Stage>) -> Result<(), PipelineError> {
+        let Some(active) = self.active.get_mut(task) else {
+            return Err(rejected(task, "is not running"));
+        };
+        let mut newly_cancelled = Vec::new();
+        match stage {
+            None => {
+                active.cancel.cancel();
+                for (s, r) in active.record.stages.iter_mut() {
+                    if r.status == StageStatus::Pending {
+                        r.status = StageStatus::Cancelled;
+                        newly_cancelled.push(*s);
+                    }
+                }
+            }
+            Some(stage) => {
+                if let Some(token) = active.running.get(&stage) {
+                    token.cancel();
+                } else if active.record.stage(stage).status == StageStatus::Pending {
+                    active.record.stage_mut(stage).status = StageStatus::Cancelled;
+                    newly_cancelled.push(stage);
+                } else {
+                    let status = active.record.stage(stage).status;
+                    return Err(rejected(
+                        task,
+                        &format!("stage {stage} is not running (it is {status:?})").to_lowercase(),
+                    ));
+                }
+            }
+        }
+        let record = active.record.clone();
+        self.save(&record);
+        for s in newly_cancelled {
+            self.announce(task, Some(s), EventKind::Cancelled);
+        }
+        self.settle(task);
+        Ok(())
+    }
+
+    /// Takes a task record under supervision and starts whatever is ready.
+    async fn activate(&mut self, mut record: TaskRecord, how: &str) -> Result<(), PipelineError> {
+        let dir = self.store.tasks.task_dir(&record.id);
+        std::fs::create_dir_all(&dir).map_err(|source| crate::store::StoreError::Io {
+            context: format!("cannot create task folder {}", dir.display()),
+            source,
+        })?;
+        // Leftovers of a killed run: nothing half-written may survive to look complete.
+        remove_part_files(&dir);
+        let _ = std::fs::remove_dir_all(dir.join(".work"));
+        record.state = TaskState::Running;
+        record.finished_ms = None;
+        record.error = None;
+        self.save(&record);
+        let id = record.id.clone();
+        tracing::info!(task = %id, "task {how}: {}", record.spec.subject);
+        self.announce(
+            &id,
+            None,
+            EventKind::Submitted {
+                subject: record.spec.subject.clone(),
+            },
+        );
+        self.active.insert(
+            id.clone(),
+            ActiveTask {
+                spec: Arc::new(record.spec.clone()),
+                record,
+                cancel: CancellationToken::new(),
+                running: HashMap::new(),
+            },
+        );
+        self.dispatch_ready(&id).await;
+        Ok(())
+    }
+
+    async fn dispatch_ready(&mut self, task: &str) {
+        let Some(active) = self.active.get(task) else {
+            return;
+        };
+        if active.cancel.is_cancelled() {
+            self.settle(task);
+            return;
+        }
+        for stage in active.record.ready_stages() {
+            self.dispatch(task, stage).await;
+        }
+        self.settle(task);
+    }
+
+    async fn dispatch(&mut self, task: &str, stage: Stage) {
+        let dir = self.store.tasks.task_dir(task);
+        let Some(active) = self.active.get_mut(task) else {
+            return;
+        };
+        let token = active.cancel.child_token();
+        active.running.insert(stage, token.clone());
+        let stage_record = active.record.stage_mut(stage);
+        stage_record.status = StageStatus::Queued;
+        stage_record.error = None;
+        let attempt = stage_record.attempts + 1;
+        let ctx = JobCtx {
+            task: task.to_string(),
+            stage,
+            attempt,
+            spec: active.spec.clone(),
+            dir,
+            cancel: token,
+            reports: self.reports_tx.clone(),
+        };
+        let record = active.record.clone();
+        self.save(&record);
+        self.announce(task, Some(stage), EventKind::Queued);
+        let mailbox = self.actors.get(&stage).expect("StageSet holds every stage");
+        if mailbox.send(Job { ctx }).await.is_err() {
+            tracing::error!("stage actor {stage} has stopped");
+        }
+    }
+
+    async fn handle_report(&mut self, report: Report) {
+        match report {
+            Report::Event(event) => self.handle_stage_event(event),
+            Report::Ended {
+                task,
+                stage,
+                attempts,
+                result,
+                elapsed_ms,
+            } => {
+                self.handle_ended(&task, stage, attempts, result, elapsed_ms)
+                    .await
+            }
+        }
+    }
+
+    fn handle_stage_event(&mut self, event: Event) {
+        let persist = matches!(
+            event.kind,
+            EventKind::Started { .. } | EventKind::Failed { .. }
+        );
+        if let (true, Some(stage), Some(active)) =
+            (persist, event.stage, self.active.get_mut(&event.task))
+        {
+            let r = active.record.stage_mut(stage);
+            match &event.kind {
+                EventKind::Started { attempt } => {
+                    r.status = StageStatus::Running;
+                    r.attempts = *attempt;
+                    r.started_ms.get_or_insert(event.at_ms);
+                }
+                EventKind::Failed { error, .. } => r.error = Some(error.clone()),
+                _ => {}
+            }
+            let record = active.record.clone();
+            self.save(&record);
+        }
+        self.outbox.push(event);
+    }
+
+    async fn handle_ended(
+        &mut self,
+        task: &str,
+        stage: Stage,
+        attempts: u32,
+        result: Result<super::job::StageOutput, StageError>,
+        elapsed_ms: u64,
+    ) {
+        let Some(active) = self.active.get_mut(task) else {
+            return;
+        };
+        active.running.remove(&stage);
+        let r = active.record.stage_mut(stage);
+        r.attempts = r.attempts.max(attempts);
+        r.finished_ms = Some(now_ms());
+        r.elapsed_ms = Some(elapsed_ms);
+        let kind = match result {
+            Ok(output) => {
+                r.status = StageStatus::Done;
+                r.outputs = output.files;
+                r.summary = output.summary;
+                EventKind::Finished { elapsed_ms }
+            }
+            Err(e) if e.is_cancelled() => {
+                r.status = StageStatus::Cancelled;
+                EventKind::Cancelled
+            }
+            Err(e) => {
+                let error = format!("stage {stage} failed: {}", e.message);
+                r.status = StageStatus::Failed;
+                r.error = Some(error.clone());
+                EventKind::Failed {
+                    error,
+                    will_retry: false,
+                    retry_in_ms: None,
+                }
+            }
+        };
+        let record = active.record.clone();
+        self.save(&record);
+        self.announce(task, Some(stage), kind);
+        self.dispatch_ready(task).await;
+    }
+
+    /// Ends the task when nothing runs and nothing more can start.
+    fn settle(&mut self, task: &str) {
+        let Some(active) = self.active.get(task) else {
+            return;
+        };
+        let record = &active.record;
+        if record.is_active()
+            || (!active.cancel.is_cancelled() && !record.ready_stages().is_empty())
+        {
+            return;
+        }
+        let mut record = record.clone();
+        record.finished_ms = Some(now_ms());
+        let elapsed_ms = record
+            .finished_ms
+            .unwrap_or(0)
+            .saturating_sub(record.created_ms);
+        let kind = if record.all_done() {
+            record.state = TaskState::Done;
+            record.output = final_output(&record, &self.store.tasks.task_dir(task));
+            EventKind::TaskDone {
+                output: record.output.as_ref().map(|p| p.display().to_string()),
+                elapsed_ms,
+            }
+        } else {
+            let failures: Vec<String> = record
+                .stages
+                .values()
+                .filter_map(|r| {
+                    (r.status == StageStatus::Failed)
+                        .then(|| r.error.clone())
+                        .flatten()
+                })
+                .collect();
+            record.state = if failures.is_empty() {
+                TaskState::Cancelled
+            } else {
+                TaskState::Failed
+            };
+            let reason = if failures.is_empty() {
+                let cancelled: Vec<&str> = record
+                    .stages
+                    .iter()
+                    .filter(|(_, r)| r.status == StageStatus::Cancelled)
+                    .map(|(s, _)| s.name())
+                    .collect();
+                format!("cancelled ({})", cancelled.join(", "))
+            } else {
+                failures.join("; ")
+            };
+            record.error = Some(reason.clone());
+            EventKind::TaskStopped { reason }
+        };
+        self.active.remove(task);
+        self.save(&record);
+        self.announce(task, None, kind);
+    }
+}
+
+/// The video if the task rendered one, else the last planned stage's first output.
+fn final_output(record: &TaskRecord, dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    if let Some(out) = &record.spec.out {
+        if record.is_satisfied(Stage::Render)
+            && record.stage(Stage::Render).status == StageStatus::Done
+        {
+            return Some(out.clone());
+        }
+    }
+    Stage::ALL
+        .into_iter()
+        .rev()
+        .map(|s| record.stage(s))
+        .find(|r| r.status == StageStatus::Done && !r.outputs.is_empty())
+        .map(|r| dir.join(&r.outputs[0]))
+}
+
+fn rejected(task: &str, message: &str) -> PipelineError {
+    PipelineError::Rejected {
+        task: task.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// `YYYYMMDD-HHMMSS-xxxx`: sorts by creation time, readable, unique enough for one machine.
+fn new_task_id() -> TaskId {
+    let ms = now_ms();
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:06x}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        fastrand::u32(..0x100_0000)
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_819), (2027, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn task_ids_sort_and_are_distinct() {
+        let a = new_task_id();
+        assert_eq!(a.len(), "20261127-100037-ab12cd".len());
+        assert_ne!(a, new_task_id());
+    }
+}
