@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures_util::StreamExt;
@@ -265,13 +265,12 @@ async fn cancel_during_slow_stream() {
     let p = provider(&base, true, 60);
     let started = Instant::now();
     let tokens = AtomicUsize::new(0);
-    let (result, _) = tokio::join!(
-        p.complete(&request(), &cancel, &|n| tokens.store(n, Ordering::SeqCst)),
-        async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            trigger.cancel();
-        }
-    );
+    let req = request();
+    let on_token = |n| tokens.store(n, Ordering::SeqCst);
+    let (result, _) = tokio::join!(p.complete(&req, &cancel, &on_token), async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
     assert!(
         matches!(result, Err(ProviderError::Cancelled)),
         "{result:?}"

@@ -1,2 +1,158 @@
-//! Command-line interface.
+//! Command-line interface: `make`, `tasks`, `cache`, `doctor`. The top of the program, where
+//! errors become messages and exit codes.
+
 pub mod doctor;
+mod make;
+pub mod progress;
+mod session;
+mod tasks;
+
+use crate::pipeline::Stage;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "reelforge", version, about = "Turns a subject into a finished short video")]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/reelforge/config.toml when present).
+    #[arg(long, global = true, env = "REELFORGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where tasks, cache and logs live (default: $XDG_DATA_HOME/reelforge).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Also print logs to stderr.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make a video from a subject, headless.
+    Make(MakeArgs),
+    /// List, inspect, resume, retry or remove tasks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Inspect or empty the content-addressed cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Check what is missing (ffmpeg, espeak-ng, fonts, keys) and how to fix it.
+    Doctor,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MakeArgs {
+    /// What the video is about, e.g. "Why do cats purr?".
+    pub subject: String,
+    /// Use this narration instead of asking the LLM.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// 9:16, 16:9 or 1:1.
+    #[arg(long)]
+    pub aspect: Option<String>,
+    /// A folder of clips and images to take footage from (repeatable).
+    #[arg(long = "footage-dir")]
+    pub footage_dirs: Vec<PathBuf>,
+    /// Also write the finished video here (subtitles beside it as .srt).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop after this stage: script, terms, voice, subtitles, footage, select, render.
+    #[arg(long, value_parser = parse_stage)]
+    pub stop_at: Option<Stage>,
+    /// One JSON event per line instead of progress lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TasksCommand {
+    /// Every task in the store.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task's stages, timings, outputs and errors.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Continue an interrupted, failed or cancelled task from its last finished stage.
+    Resume {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run one stage and everything after it, reusing what comes before.
+    Retry {
+        id: String,
+        #[arg(value_parser = parse_stage)]
+        stage: Stage,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a task and its folder.
+    Rm { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Entries, size and time saved per kind.
+    Stats,
+    /// Remove every cache entry.
+    Clear,
+}
+
+fn parse_stage(s: &str) -> Result<Stage, String> {
+    s.parse()
+}
+
+/// Exit codes: 0 done, 1 the task failed, 2 bad input or set-up, 130 interrupted.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("reelforge: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Stage runs still winding down (cancelled children) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(3));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("reelforge: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command.take() else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        println!(
+            "\nThe live dashboard is not part of this build yet; use `reelforge make \"subject\"`."
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Make(args) => make::run(&cli, args).await,
+        Command::Tasks(cmd) => tasks::run(&cli, cmd).await,
+        Command::Cache(cmd) => tasks::run_cache(&cli, cmd),
+        Command::Doctor => {
+            let config = session::load_config(&cli, None)?;
+            let checks = doctor::run_checks(&config);
+            print!("{}", doctor::render_report(&checks));
+            Ok(if doctor::all_ok(&checks) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}

@@ -379,17 +379,3 @@ mod tests {
         assert!(cues.iter().all(|c| c.end <= 1.0));
     }
 }
-#[cfg(test)]
-mod tmp_dbg {
-    #[test]
-    fn show() {
-        use crate::providers::tts::SpokenSentence as S;
-        let v = vec![
-            S { text: "Scientists still argue about how exactly cats make the sound, but most agree it comes from the muscles of the larynx twitching many times per second while the cat breathes in and out, which is why it never stops.".into(), start: 0.0, end: 10.0 },
-            S { text: "猫咪发出呼噜声通常表示它们感到满足和放松，但有时候也可能意味着它们身体不舒服或者正在自我安慰。".into(), start: 10.0, end: 16.0 },
-            S { text: "我们今天用Rust语言（一种系统编程语言）来写程序。".into(), start: 16.0, end: 18.0 },
-            S { text: "Why do cats purr?".into(), start: 18.0, end: 19.0 },
-        ];
-        for c in super::cues_from_sentences(&v, 28) { eprintln!("{:.2}-{:.2}\n{}\n", c.start, c.end, c.text); }
-    }
-}

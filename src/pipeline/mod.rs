@@ -9,7 +9,7 @@ pub mod events;
 pub mod handle;
 pub mod job;
 pub mod stage;
-// pub mod stages; (enabled once media::render and llm prompts land)
+pub mod stages;
 mod supervisor;
 
 pub use actor::RetryPolicy;

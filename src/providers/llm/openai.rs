@@ -49,23 +49,24 @@ impl OpenAiCompatible {
                     .into(),
             ));
         }
-        match reqwest::Url::parse(base) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+        let mut url = match reqwest::Url::parse(base) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
             _ => {
                 return Err(invalid(format!(
                     "llm.base_url `{base}` is not an http(s) URL, e.g. http://localhost:11434/v1"
                 )));
             }
-        }
+        };
         if model.trim().is_empty() {
             return Err(invalid("llm.model is empty; name the model to use".into()));
         }
-        // People often paste the full endpoint from vendor docs instead of the API root.
-        let endpoint = if base.ends_with("/chat/completions") {
-            base.to_string()
-        } else {
-            format!("{base}/chat/completions")
-        };
+        // People often paste the full endpoint from vendor docs instead of the API root; a
+        // query string (some gateways want one) stays after the path.
+        let path = url.path().trim_end_matches('/').to_string();
+        if !path.ends_with("/chat/completions") {
+            url.set_path(&format!("{path}/chat/completions"));
+        }
+        let endpoint = url.to_string();
         Ok(OpenAiCompatible {
             client: client(timeout)?,
             endpoint,
@@ -346,6 +347,10 @@ mod tests {
         assert_eq!(
             err("http://h/v1/").map(|p| p.endpoint).ok().as_deref(),
             Some("http://h/v1/chat/completions")
+        );
+        assert_eq!(
+            err("http://h:8/v1?x=1").map(|p| p.endpoint).ok().as_deref(),
+            Some("http://h:8/v1/chat/completions?x=1")
         );
         assert_eq!(
             err("http://h/v1/chat/completions")

@@ -199,15 +199,11 @@ fn ends_sentence(chars: &[char], mark: usize, after: usize) -> bool {
         return false;
     }
     if run == "." {
-        let word: String = chars[..mark]
+        let from = chars[..mark]
             .iter()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || **c == '.')
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<String>()
-            .to_lowercase();
+            .rposition(|c| !(c.is_alphanumeric() || *c == '.'))
+            .map_or(0, |p| p + 1);
+        let word = chars[from..mark].iter().collect::<String>().to_lowercase();
         if TITLES.contains(&word.as_str()) {
             return false;
         }

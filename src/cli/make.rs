@@ -1,0 +1,103 @@
+//! `reelforge make`: submit one task and follow it to the end, printing progress lines or
+//! JSON events. Ctrl-C cancels the task cleanly; it can be resumed later.
+
+use super::progress::ProgressPrinter;
+use super::{Cli, MakeArgs, session};
+use crate::pipeline::{Event, EventKind, PipelineHandle};
+use crate::store::TaskSpec;
+use anyhow::{Context, bail};
+use std::io::Write;
+use std::process::ExitCode;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
+    let config = session::load_config(cli, args.aspect.as_deref())?;
+    let script = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the script file {}", path.display()))?;
+            if text.trim().is_empty() {
+                bail!("the script file {} is empty: write the narration in it, or leave out --script", path.display());
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    if args.subject.trim().is_empty() && script.is_none() {
+        bail!("the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\"");
+    }
+    for dir in &args.footage_dirs {
+        if !dir.is_dir() {
+            bail!("--footage-dir {} is not a folder: give a folder of videos or images", dir.display());
+        }
+    }
+    let spec = TaskSpec {
+        subject: args.subject.trim().to_string(),
+        script,
+        aspect: config.video.aspect.clone(),
+        footage_dirs: args.footage_dirs.iter().map(|d| absolute(d)).collect(),
+        out: args.out.as_deref().map(absolute),
+        stop_at: args.stop_at,
+    };
+    let local = !spec.footage_dirs.is_empty() || !config.footage.local_dirs.is_empty();
+    session::preflight(&config, &spec.planned_stages(), local)?;
+    let session = session::start(cli, config)?;
+    let mut events = session.pipeline.subscribe().await?;
+    let task = session.pipeline.submit(spec).await?;
+    follow(&session.pipeline, &mut events, &task, args.json).await
+}
+
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Prints `task`'s events until it ends; the exit code says how it ended.
+pub async fn follow(
+    pipeline: &PipelineHandle,
+    events: &mut UnboundedReceiver<Event>,
+    task: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut printer = ProgressPrinter::default();
+    let mut interrupted = false;
+    let mut stdout = std::io::stdout();
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => bail!("the pipeline stopped unexpectedly"),
+            },
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                if !json {
+                    println!("interrupted: cancelling task {task} (resume it with `reelforge tasks resume {task}`)");
+                }
+                pipeline.cancel(task, None).await.ok();
+                continue;
+            }
+        };
+        if event.task != task {
+            continue;
+        }
+        if json {
+            let line = serde_json::to_string(&event).context("cannot encode an event")?;
+            writeln!(stdout, "{line}")?;
+        } else if let Some(line) = printer.line(&event) {
+            writeln!(stdout, "{line}")?;
+        }
+        stdout.flush()?;
+        match event.kind {
+            EventKind::TaskDone { .. } => return Ok(ExitCode::SUCCESS),
+            EventKind::TaskStopped { .. } if interrupted => return Ok(ExitCode::from(130)),
+            EventKind::TaskStopped { reason } => {
+                if !json {
+                    eprintln!(
+                        "reelforge: task {task} did not finish: {reason}\n  after fixing it: reelforge tasks resume {task}"
+                    );
+                }
+                return Ok(ExitCode::from(1));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Shared set-up for commands: config with flags applied, logging, the store, the pipeline.
+
+use super::Cli;
+use crate::config::load::{LoadOptions, data_dir, validate};
+use crate::config::{Config, frame_size};
+use crate::media::tool::find_tool;
+use crate::pipeline::stages::{engine_settings, llm_from_config, stage_set, tts_from_config};
+use crate::pipeline::{Pipeline, PipelineHandle, Stage};
+use crate::store::Store;
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Loads the layered config, then applies command-line flags and validates the result.
+pub fn load_config(cli: &Cli, aspect: Option<&str>) -> anyhow::Result<Config> {
+    let mut config = crate::config::load(&LoadOptions::from_process(cli.config.clone()))?;
+    if let Some(dir) = &cli.data_dir {
+        config.paths.data_dir = Some(dir.clone());
+    }
+    if let Some(aspect) = aspect {
+        if frame_size(aspect).is_none() {
+            bail!("--aspect {aspect:?} is not allowed: use 9:16, 16:9 or 1:1");
+        }
+        config.video.aspect = aspect.to_string();
+    }
+    validate(&config)?;
+    Ok(config)
+}
+
+/// Logs go to `<data>/logs/reelforge.log.<date>` (daily), and to stderr with `--verbose`.
+/// The guard must live as long as the program so buffered lines are written.
+pub fn init_logging(data: &Path, verbose: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("REELFORGE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn"))
+    };
+    let logs = data.join("logs");
+    let file = std::fs::create_dir_all(&logs)
+        .ok()
+        .map(|_| tracing_appender::rolling::daily(&logs, "reelforge.log"));
+    let (file_layer, guard) = match file {
+        Some(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(filter());
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    let stderr_layer = verbose.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
+    guard
+}
+
+/// Fails early, before a task exists, when a tool a planned stage needs is missing.
+pub fn preflight(config: &Config, stages: &[Stage], local_footage: bool) -> anyhow::Result<()> {
+    let mut needed: Vec<&str> = Vec::new();
+    if stages.contains(&Stage::Voice) && config.voice.provider == "espeak" {
+        needed.push("espeak-ng");
+    }
+    if stages.contains(&Stage::Footage) && local_footage {
+        needed.push("ffprobe");
+    }
+    if stages.contains(&Stage::Render) {
+        needed.extend(["ffmpeg", "ffprobe"]);
+    }
+    needed.dedup();
+    for tool in needed {
+        find_tool(tool).map_err(|e| anyhow::anyhow!("{e} (or run ./scripts/setup.sh)"))?;
+    }
+    Ok(())
+}
+
+pub struct Session {
+    pub store: Store,
+    pub pipeline: PipelineHandle,
+    _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Opens the store and starts the pipeline with the providers the config names.
+pub fn start(cli: &Cli, config: Config) -> anyhow::Result<Session> {
+    let data = data_dir(&config);
+    let log_guard = init_logging(&data, cli.verbose);
+    let store = Store::open(&data).with_context(|| format!("cannot open the data folder {}", data.display()))?;
+    let llm = llm_from_config(&config)?;
+    let tts = tts_from_config(&config);
+    let settings = engine_settings(&config);
+    let config = Arc::new(config);
+    let stages = stage_set(config, &store, llm, tts);
+    let pipeline = Pipeline::start(store.clone(), stages, settings);
+    Ok(Session {
+        store,
+        pipeline,
+        _log_guard: log_guard,
+    })
+}
+
+/// Opens only the store (for commands that run nothing).
+pub fn open_store(cli: &Cli) -> anyhow::Result<Store> {
+    let config = load_config(cli, None)?;
+    let data = data_dir(&config);
+    Store::open(&data).with_context(|| format!("cannot open the data folder {}", data.display()))
+}
