@@ -130,8 +130,19 @@ fn segment(source: ClipSource, start_in: f64, duration: f64) -> Segment {
     }
 }
 
-fn write_ass(dir: &Path, name: &str, cues: &[Cue], width: u32, height: u32) -> PathBuf {
-    let style = AssStyle::from_config(&SubtitleConfig::default(), height);
+/// Writes the cues as ASS; `size` 0 is the automatic size (height / 24).
+fn write_ass(
+    dir: &Path,
+    name: &str,
+    cues: &[Cue],
+    (width, height): (u32, u32),
+    size: u32,
+) -> PathBuf {
+    let config = SubtitleConfig {
+        size,
+        ..SubtitleConfig::default()
+    };
+    let style = AssStyle::from_config(&config, height);
     let path = dir.join(name);
     std::fs::write(&path, to_ass(cues, &style, width, height)).expect("write ASS");
     path
@@ -152,7 +163,13 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
         },
     ];
     let cues = cues_from_sentences(&sentences, 28);
-    let ass = write_ass(f.dir.path(), &format!("{name}.ass"), &cues, width, height);
+    let ass = write_ass(
+        f.dir.path(),
+        &format!("{name}.ass"),
+        &cues,
+        (width, height),
+        0,
+    );
     RenderPlan {
         width,
         height,
@@ -284,7 +301,7 @@ async fn subtitles_are_burned_in_only_while_a_cue_is_on() {
         end: 2.5,
         text: "HELLO WORLD\nBRIGHT TEXT".into(),
     }];
-    let ass = write_ass(&sub_dir, "cues.ass", &cues, w, h);
+    let ass = write_ass(&sub_dir, "cues.ass", &cues, (w, h), 36);
     let black = ClipSource::Lavfi(format!("color=c=black:s={w}x{h}"));
     let plan = RenderPlan {
         width: w,

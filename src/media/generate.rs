@@ -11,18 +11,20 @@ pub const LOOKS: usize = 8;
 pub fn background(index: usize, width: u32, height: u32, fps: u32) -> String {
     let (w, h) = (even(width), even(height));
     let fps = fps.max(1);
-    // Everything is generated at half size (or coarser) and scaled up: these looks are
-    // soft anyway, and full-size generation would cost as much as the encode.
+    // Everything is generated at half size or coarser and scaled up: these looks are soft
+    // anyway, and full-size generation would cost as much as the encode. Gradients are the
+    // smoothest and the slowest per pixel, so they get a quarter.
     let (lw, lh) = (even(w / 2), even(h / 2));
+    let (gw, gh) = (even(w / 4), even(h / 4));
     let cycle = index / LOOKS;
     let seed = index as u64 + 1;
     let look = match index % LOOKS {
         0 => format!(
-            "gradients=s={lw}x{lh}:r={fps}:n=3:c0=0x0b1d3a:c1=0x4a1f5c:c2=0x123a4a\
+            "gradients=s={gw}x{gh}:r={fps}:n=3:c0=0x0b1d3a:c1=0x4a1f5c:c2=0x123a4a\
              :speed=0.008:seed={seed}"
         ),
         1 => format!(
-            "gradients=s={lw}x{lh}:r={fps}:type=radial:c0=0x1b5a52:c1=0x08202c\
+            "gradients=s={gw}x{gh}:r={fps}:type=radial:c0=0x1b5a52:c1=0x08202c\
              :speed=0.012:seed={seed}"
         ),
         2 => format!(
@@ -34,7 +36,7 @@ pub fn background(index: usize, width: u32, height: u32, fps: u32) -> String {
             let (cw, ch) = (even(w / 8), even(h / 8));
             format!(
                 "cellauto=s={cw}x{ch}:r={fps}:rule=30:scroll=1:random_fill_ratio=0.5\
-                 :random_seed={seed},gblur=sigma=1.5,format=rgb24\
+                 :random_seed={seed},gblur=sigma=2.5,format=rgb24\
                  ,colorchannelmixer=rr=0.12:gg=0.22:bb=0.40"
             )
         }
@@ -51,16 +53,17 @@ pub fn background(index: usize, width: u32, height: u32, fps: u32) -> String {
             format!(
                 "mandelbrot=s={mw}x{mh}:r={fps}:maxiter=200:start_scale=2.5:end_scale=0.2\
                  :end_pts={end}\
-                 ,hue=s=0.35,eq=brightness=-0.12:contrast=0.8",
+                 ,hue=s=0,format=rgb24,colorchannelmixer=rr=0.3:gg=0.35:bb=0.55\
+                 ,gblur=sigma=0.8",
                 end = fps * 60
             )
         }
         6 => format!(
-            "gradients=s={lw}x{lh}:r={fps}:type=spiral:c0=0x3a1c12:c1=0x120a1e\
+            "gradients=s={gw}x{gh}:r={fps}:type=spiral:c0=0x3a1c12:c1=0x120a1e\
              :speed=0.004:seed={seed}"
         ),
         _ => format!(
-            "gradients=s={lw}x{lh}:r={fps}:type=circular:n=4:c0=0x102a43:c1=0x243b2a\
+            "gradients=s={gw}x{gh}:r={fps}:type=circular:n=4:c0=0x102a43:c1=0x243b2a\
              :c2=0x3b2440:c3=0x0f1c2e:speed=0.006:seed={seed}"
         ),
     };

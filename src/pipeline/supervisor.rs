@@ -101,11 +101,18 @@ impl Supervisor {
         self.outbox.push(Event::new(task, stage, kind));
     }
 
+    /// Writes a transition that must survive a crash: flushed before it is announced.
     fn save(&mut self, record: &TaskRecord) {
+        self.save_soon(record);
+        self.dirty = true;
+    }
+
+    /// Writes a transition that a crash may lose harmlessly (queued, started, will retry):
+    /// resume resets every unfinished stage anyway. sled flushes it within a second.
+    fn save_soon(&mut self, record: &TaskRecord) {
         if let Err(e) = self.store.tasks.put(record) {
             tracing::error!(task = %record.id, "cannot persist task: {e}");
         }
-        self.dirty = true;
     }
 
     async fn handle_command(&mut self, command: Command) {
@@ -146,7 +153,7 @@ impl Supervisor {
             ));
         }
         let mut id = new_task_id();
-        while self.active.contains_key(&id) || self.store.tasks.get(&id).is_ok() {
+        while self.active.contains_key(&id) || self.store.tasks.contains(&id) {
             id = new_task_id();
         }
         let record = TaskRecord::new(id.clone(), spec);
@@ -332,7 +339,7 @@ impl Supervisor {
             reports: self.reports_tx.clone(),
         };
         let record = active.record.clone();
-        self.save(&record);
+        self.save_soon(&record);
         self.announce(task, Some(stage), EventKind::Queued);
         let mailbox = self.actors.get(&stage).expect("StageSet holds every stage");
         if mailbox.send(Job { ctx }).await.is_err() {
@@ -375,7 +382,7 @@ impl Supervisor {
                 _ => {}
             }
             let record = active.record.clone();
-            self.save(&record);
+            self.save_soon(&record);
         }
         self.outbox.push(event);
     }

@@ -256,6 +256,10 @@ impl TaskStore {
         decode(id, &bytes)
     }
 
+    pub fn contains(&self, id: &str) -> bool {
+        self.tree.contains_key(id.as_bytes()).unwrap_or(false)
+    }
+
     /// Every task, oldest first (ids sort by creation time).
     pub fn list(&self) -> Result<Vec<TaskRecord>, StoreError> {
         let mut out = Vec::new();
