@@ -341,12 +341,7 @@ fn missing_ffmpeg_is_named_with_its_fix_before_any_task_exists() {
 
 fn which(tool: &str) -> PathBuf {
     std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(tool))
-                .find(|p| p.exists())
-        })
-        .flatten()
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.exists()))
         .unwrap_or_else(|| panic!("{tool} must be installed (./scripts/setup.sh)"))
 }
 

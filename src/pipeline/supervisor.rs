@@ -492,12 +492,10 @@ impl Supervisor {
 
 /// The video if the task rendered one, else the last planned stage's first output.
 fn final_output(record: &TaskRecord, dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    if let Some(out) = &record.spec.out {
-        if record.is_satisfied(Stage::Render)
-            && record.stage(Stage::Render).status == StageStatus::Done
-        {
-            return Some(out.clone());
-        }
+    if let Some(out) = &record.spec.out
+        && record.stage(Stage::Render).status == StageStatus::Done
+    {
+        return Some(out.clone());
     }
     Stage::ALL
         .into_iter()

@@ -89,10 +89,10 @@ impl StageWork for FootageStage {
 
 /// Exact lengths when the voice is done, else an estimate from the text.
 fn sentence_lengths(ctx: &JobCtx, script: &ScriptDoc) -> Vec<f64> {
-    if let Ok(bytes) = std::fs::read(ctx.path(artifacts::VOICE)) {
-        if let Ok(narration) = serde_json::from_slice::<Narration>(&bytes) {
-            return narration.sentences.iter().map(|s| s.end - s.start).collect();
-        }
+    if let Ok(bytes) = std::fs::read(ctx.path(artifacts::VOICE))
+        && let Ok(narration) = serde_json::from_slice::<Narration>(&bytes)
+    {
+        return narration.sentences.iter().map(|s| s.end - s.start).collect();
     }
     script
         .sentences

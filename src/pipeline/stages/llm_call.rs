@@ -15,11 +15,11 @@ pub async fn ask_cached(
     request: &ChatRequest,
 ) -> Result<String, StageError> {
     let key = CacheKey::new(kind, llm.name(), llm.model(), request);
-    if let Some(hit) = cache.get(&key) {
-        if let Ok(text) = String::from_utf8(hit.bytes) {
-            ctx.cache_hit(kind, hit.cost_ms);
-            return Ok(text);
-        }
+    if let Some(hit) = cache.get(&key)
+        && let Ok(text) = String::from_utf8(hit.bytes)
+    {
+        ctx.cache_hit(kind, hit.cost_ms);
+        return Ok(text);
     }
     let started = Instant::now();
     let on_token = |tokens: usize| {

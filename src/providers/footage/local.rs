@@ -188,7 +188,7 @@ fn description_for(path: &Path) -> String {
         tracing::warn!("{} is not a usable clip description", sidecar.display());
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    stem.split(|c: char| c == '_' || c == '-' || c == '.' || c == ' ')
+    stem.split(['_', '-', '.', ' '])
         .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
         .collect::<Vec<_>>()
         .join(" ")
