@@ -66,9 +66,15 @@ fn main() {
         }
         let elapsed = started.elapsed();
         println!("engine overhead: {tasks} no-op tasks × 7 stages");
-        println!("  wall time          {:>10.1} ms", elapsed.as_secs_f64() * 1000.0);
+        println!(
+            "  wall time          {:>10.1} ms",
+            elapsed.as_secs_f64() * 1000.0
+        );
         println!("  events             {count:>10}");
-        println!("  events per second  {:>10.0}", count as f64 / elapsed.as_secs_f64());
+        println!(
+            "  events per second  {:>10.0}",
+            count as f64 / elapsed.as_secs_f64()
+        );
         println!(
             "  per-task overhead  {:>10.1} µs (wall / tasks, all 7 stages, store writes included)",
             elapsed.as_secs_f64() * 1e6 / tasks as f64

@@ -131,7 +131,10 @@ fn make_writes_a_playable_video_matching_the_narration() {
     assert_eq!((probe.width, probe.height), (1080, 1080));
     assert_eq!((probe.video_streams, probe.audio_streams), (1, 1));
     let srt = std::fs::read_to_string(out_file.with_extension("srt")).unwrap();
-    assert!(srt.contains("Cats purr when") && srt.contains("The sound helps them heal."), "{srt}");
+    assert!(
+        srt.contains("Cats purr when") && srt.contains("The sound helps them heal."),
+        "{srt}"
+    );
     assert!(task_dir.join("subtitles.ass").exists());
     let leftovers: Vec<_> = std::fs::read_dir(&task_dir)
         .unwrap()
@@ -341,7 +344,11 @@ fn missing_ffmpeg_is_named_with_its_fix_before_any_task_exists() {
 
 fn which(tool: &str) -> PathBuf {
     std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.exists()))
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(tool))
+                .find(|p| p.exists())
+        })
         .unwrap_or_else(|| panic!("{tool} must be installed (./scripts/setup.sh)"))
 }
 

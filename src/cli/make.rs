@@ -17,18 +17,26 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the script file {}", path.display()))?;
             if text.trim().is_empty() {
-                bail!("the script file {} is empty: write the narration in it, or leave out --script", path.display());
+                bail!(
+                    "the script file {} is empty: write the narration in it, or leave out --script",
+                    path.display()
+                );
             }
             Some(text)
         }
         None => None,
     };
     if args.subject.trim().is_empty() && script.is_none() {
-        bail!("the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\"");
+        bail!(
+            "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\""
+        );
     }
     for dir in &args.footage_dirs {
         if !dir.is_dir() {
-            bail!("--footage-dir {} is not a folder: give a folder of videos or images", dir.display());
+            bail!(
+                "--footage-dir {} is not a folder: give a folder of videos or images",
+                dir.display()
+            );
         }
     }
     let spec = TaskSpec {

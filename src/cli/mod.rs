@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "reelforge", version, about = "Turns a subject into a finished short video")]
+#[command(
+    name = "reelforge",
+    version,
+    about = "Turns a subject into a finished short video"
+)]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/reelforge/config.toml when present).
     #[arg(long, global = true, env = "REELFORGE_CONFIG")]
@@ -112,7 +116,10 @@ fn parse_stage(s: &str) -> Result<Stage, String> {
 /// Exit codes: 0 done, 1 the task failed, 2 bad input or set-up, 130 interrupted.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("reelforge: cannot start the async runtime: {e}");

@@ -52,15 +52,18 @@ impl ProgressPrinter {
                     }
                 }
             }
-            EventKind::CacheHit { kind, saved_ms } => {
-                Some(format!("{label} cache hit ({kind}), saved {}", secs(*saved_ms)))
-            }
+            EventKind::CacheHit { kind, saved_ms } => Some(format!(
+                "{label} cache hit ({kind}), saved {}",
+                secs(*saved_ms)
+            )),
             EventKind::Log { level, message } => match level {
                 LogLevel::Info => Some(format!("{label} {message}")),
                 LogLevel::Warn => Some(format!("{label} warning: {message}")),
                 LogLevel::Error => Some(format!("{label} error: {message}")),
             },
-            EventKind::Finished { elapsed_ms } => Some(format!("{label} done in {}", secs(*elapsed_ms))),
+            EventKind::Finished { elapsed_ms } => {
+                Some(format!("{label} done in {}", secs(*elapsed_ms)))
+            }
             EventKind::Failed {
                 error,
                 will_retry,

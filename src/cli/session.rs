@@ -29,7 +29,10 @@ pub fn load_config(cli: &Cli, aspect: Option<&str>) -> anyhow::Result<Config> {
 
 /// Logs go to `<data>/logs/reelforge.log.<date>` (daily), and to stderr with `--verbose`.
 /// The guard must live as long as the program so buffered lines are written.
-pub fn init_logging(data: &Path, verbose: bool) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub fn init_logging(
+    data: &Path,
+    verbose: bool,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::prelude::*;
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_env("REELFORGE_LOG")
@@ -91,7 +94,8 @@ pub struct Session {
 pub fn start(cli: &Cli, config: Config) -> anyhow::Result<Session> {
     let data = data_dir(&config);
     let log_guard = init_logging(&data, cli.verbose);
-    let store = Store::open(&data).with_context(|| format!("cannot open the data folder {}", data.display()))?;
+    let store = Store::open(&data)
+        .with_context(|| format!("cannot open the data folder {}", data.display()))?;
     let llm = llm_from_config(&config)?;
     let tts = tts_from_config(&config);
     let settings = engine_settings(&config);

@@ -43,7 +43,12 @@ pub async fn run(cli: &Cli, command: TasksCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn continue_task(cli: &Cli, id: &str, stage: Option<Stage>, json: bool) -> anyhow::Result<ExitCode> {
+async fn continue_task(
+    cli: &Cli,
+    id: &str,
+    stage: Option<Stage>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let config = session::load_config(cli, None)?;
     let session = session::start(cli, config.clone())?;
     let record = session.store.tasks.get(id)?;
@@ -118,7 +123,11 @@ fn show_text(task: &TaskRecord, dir: &std::path::Path) -> String {
             _ => r.summary.clone(),
         };
         let status = format!("{:?}", r.status).to_lowercase();
-        out += &format!("{:<10} {status:<10} {:>5}  {time:<8} {result}\n", stage.name(), r.attempts);
+        out += &format!(
+            "{:<10} {status:<10} {:>5}  {time:<8} {result}\n",
+            stage.name(),
+            r.attempts
+        );
     }
     out
 }

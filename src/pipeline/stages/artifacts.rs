@@ -72,6 +72,7 @@ pub fn load<T: DeserializeOwned>(ctx: &JobCtx, name: &str) -> Result<T, StageErr
 }
 
 pub fn save<T: Serialize>(ctx: &JobCtx, name: &str, value: &T) -> Result<(), StageError> {
-    write_json_atomic(&ctx.path(name), value)
-        .map_err(|e| StageError::permanent(format!("cannot write {}: {e}", ctx.path(name).display())))
+    write_json_atomic(&ctx.path(name), value).map_err(|e| {
+        StageError::permanent(format!("cannot write {}: {e}", ctx.path(name).display()))
+    })
 }

@@ -24,7 +24,10 @@ impl StageWork for FootageStage {
         let script: ScriptDoc = artifacts::load(ctx, artifacts::SCRIPT)?;
         let terms: TermsDoc = artifacts::load(ctx, artifacts::TERMS)?;
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
-            StageError::permanent(format!("aspect '{}' is not one of 9:16, 16:9, 1:1", ctx.spec.aspect))
+            StageError::permanent(format!(
+                "aspect '{}' is not one of 9:16, 16:9, 1:1",
+                ctx.spec.aspect
+            ))
         })?;
         let request = FootageRequest {
             sentence_terms: terms.terms.clone(),
@@ -92,7 +95,11 @@ fn sentence_lengths(ctx: &JobCtx, script: &ScriptDoc) -> Vec<f64> {
     if let Ok(bytes) = std::fs::read(ctx.path(artifacts::VOICE))
         && let Ok(narration) = serde_json::from_slice::<Narration>(&bytes)
     {
-        return narration.sentences.iter().map(|s| s.end - s.start).collect();
+        return narration
+            .sentences
+            .iter()
+            .map(|s| s.end - s.start)
+            .collect();
     }
     script
         .sentences

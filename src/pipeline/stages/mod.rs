@@ -93,9 +93,24 @@ pub fn stage_set(
             cache: store.cache.clone(),
         }),
     );
-    works.insert(Stage::Subtitles, Arc::new(SubtitlesStage { config: config.clone() }));
-    works.insert(Stage::Footage, Arc::new(FootageStage { config: config.clone() }));
-    works.insert(Stage::Select, Arc::new(SelectStage { config: config.clone() }));
+    works.insert(
+        Stage::Subtitles,
+        Arc::new(SubtitlesStage {
+            config: config.clone(),
+        }),
+    );
+    works.insert(
+        Stage::Footage,
+        Arc::new(FootageStage {
+            config: config.clone(),
+        }),
+    );
+    works.insert(
+        Stage::Select,
+        Arc::new(SelectStage {
+            config: config.clone(),
+        }),
+    );
     works.insert(Stage::Render, Arc::new(RenderStage { config }));
     StageSet::new(works).expect("all seven stages are inserted above")
 }

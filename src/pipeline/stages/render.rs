@@ -62,7 +62,10 @@ impl StageWork for RenderStage {
         }
         if let Some(out) = &ctx.spec.out {
             copy_atomic(&plan.out, out)?;
-            copy_atomic(&ctx.path(artifacts::SUBTITLES_SRT), &out.with_extension("srt"))?;
+            copy_atomic(
+                &ctx.path(artifacts::SUBTITLES_SRT),
+                &out.with_extension("srt"),
+            )?;
         }
         Ok(StageOutput {
             files: vec![artifacts::VIDEO.into()],
@@ -81,9 +84,8 @@ fn copy_atomic(from: &Path, to: &Path) -> Result<(), StageError> {
     if !from.exists() {
         return Ok(());
     }
-    let fail = |e: std::io::Error| {
-        StageError::permanent(format!("cannot write {}: {e}", to.display()))
-    };
+    let fail =
+        |e: std::io::Error| StageError::permanent(format!("cannot write {}: {e}", to.display()));
     if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }

@@ -27,7 +27,10 @@ impl StageWork for ScriptStage {
                     &self.config.script,
                     self.config.llm.temperature,
                 );
-                ("llm", ask_cached(ctx, llm.as_ref(), &self.cache, "llm", &request).await?)
+                (
+                    "llm",
+                    ask_cached(ctx, llm.as_ref(), &self.cache, "llm", &request).await?,
+                )
             }
             (None, None) => {
                 ctx.log(

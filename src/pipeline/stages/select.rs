@@ -24,7 +24,10 @@ impl StageWork for SelectStage {
         let narration: Narration = artifacts::load(ctx, artifacts::VOICE)?;
         let terms: Option<TermsDoc> = artifacts::load(ctx, artifacts::TERMS).ok();
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
-            StageError::permanent(format!("aspect '{}' is not one of 9:16, 16:9, 1:1", ctx.spec.aspect))
+            StageError::permanent(format!(
+                "aspect '{}' is not one of 9:16, 16:9, 1:1",
+                ctx.spec.aspect
+            ))
         })?;
         let fps = self.config.video.fps;
         let words: Vec<HashSet<String>> = narration
@@ -32,14 +35,29 @@ impl StageWork for SelectStage {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let extra = terms.as_ref().and_then(|t| t.terms.get(i)).map(|t| t.join(" "));
+                let extra = terms
+                    .as_ref()
+                    .and_then(|t| t.terms.get(i))
+                    .map(|t| t.join(" "));
                 word_set(&format!("{} {}", s.text, extra.unwrap_or_default()))
             })
             .collect();
-        let max_frames = (self.config.video.max_clip_secs * f64::from(fps)).floor().max(1.0) as u64;
-        let timeline = plan_timeline(&footage.clips, &narration, &words, width, height, fps, max_frames);
+        let max_frames = (self.config.video.max_clip_secs * f64::from(fps))
+            .floor()
+            .max(1.0) as u64;
+        let timeline = plan_timeline(
+            &footage.clips,
+            &narration,
+            &words,
+            width,
+            height,
+            fps,
+            max_frames,
+        );
         if timeline.segments.is_empty() {
-            return Err(StageError::permanent("the narration is empty: nothing to put on the timeline"));
+            return Err(StageError::permanent(
+                "the narration is empty: nothing to put on the timeline",
+            ));
         }
         artifacts::save(ctx, artifacts::TIMELINE, &timeline)?;
         let distinct: HashSet<String> = timeline
@@ -49,7 +67,11 @@ impl StageWork for SelectStage {
             .collect();
         Ok(StageOutput {
             files: vec![artifacts::TIMELINE.into()],
-            summary: format!("{} cuts from {} clips", timeline.segments.len(), distinct.len()),
+            summary: format!(
+                "{} cuts from {} clips",
+                timeline.segments.len(),
+                distinct.len()
+            ),
         })
     }
 }
@@ -92,9 +114,9 @@ pub fn plan_timeline(
             let words = sentence_words.get(i).unwrap_or(&empty);
             let pick = best_clip(clips, &clip_words, &uses, words, i, wanted, fps);
             let clip = &clips[pick];
-            let available = clip
-                .duration
-                .map_or(u64::MAX, |d| ((d - 0.05).max(0.0) * f64::from(fps)).floor() as u64);
+            let available = clip.duration.map_or(u64::MAX, |d| {
+                ((d - 0.05).max(0.0) * f64::from(fps)).floor() as u64
+            });
             let length = wanted.min(available).max(1).min(remaining);
             let start_in = in_point(clip, uses[pick], length, fps);
             uses[pick] += 1;
@@ -136,7 +158,11 @@ fn best_clip(
         let own = clip.sentence == Some(sentence);
         let shared = clip_words[i].intersection(words).count() as f64;
         let length = clip.duration.unwrap_or(f64::MAX);
-        (fits, 3.0 * f64::from(u8::from(own)) + shared - 4.0 * f64::from(uses[i]), length)
+        (
+            fits,
+            3.0 * f64::from(u8::from(own)) + shared - 4.0 * f64::from(uses[i]),
+            length,
+        )
     };
     (0..clips.len())
         .max_by(|a, b| {
@@ -188,16 +214,30 @@ mod tests {
             duration: 9.0,
             sample_rate: 22050,
             sentences: vec![
-                SpokenSentence { text: "Cats purr when happy.".into(), start: 0.0, end: 2.0 },
-                SpokenSentence { text: "The ocean is deep.".into(), start: 2.3, end: 8.7 },
+                SpokenSentence {
+                    text: "Cats purr when happy.".into(),
+                    start: 0.0,
+                    end: 2.0,
+                },
+                SpokenSentence {
+                    text: "The ocean is deep.".into(),
+                    start: 2.3,
+                    end: 8.7,
+                },
             ],
         }
     }
 
     #[test]
     fn cuts_cover_the_narration_on_the_frame_grid() {
-        let clips = vec![clip("happy_cats", Some(30.0), None), clip("deep_ocean", Some(30.0), None)];
-        let words = vec![word_set("Cats purr when happy"), word_set("The ocean is deep")];
+        let clips = vec![
+            clip("happy_cats", Some(30.0), None),
+            clip("deep_ocean", Some(30.0), None),
+        ];
+        let words = vec![
+            word_set("Cats purr when happy"),
+            word_set("The ocean is deep"),
+        ];
         let t = plan_timeline(&clips, &narration(), &words, 1080, 1920, 30, 150);
         let total: f64 = t.segments.iter().map(|s| s.duration).sum();
         assert!((total - 9.0).abs() < 1e-9);

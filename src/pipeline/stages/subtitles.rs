@@ -29,7 +29,10 @@ impl StageWork for SubtitlesStage {
         let files = [
             (artifacts::SUBTITLES_SRT, to_srt(&cues)),
             (artifacts::SUBTITLES_VTT, to_vtt(&cues)),
-            (artifacts::SUBTITLES_ASS, to_ass(&cues, &style, width, height)),
+            (
+                artifacts::SUBTITLES_ASS,
+                to_ass(&cues, &style, width, height),
+            ),
         ];
         for (name, text) in &files {
             write_atomic(&ctx.path(name), text.as_bytes()).map_err(|e| {

@@ -20,11 +20,23 @@ impl StageWork for VoiceStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
         let script: ScriptDoc = artifacts::load(ctx, artifacts::SCRIPT)?;
         let wav_path = ctx.path(artifacts::NARRATION);
-        let audio_key = CacheKey::new("voice", self.tts.name(), &self.tts.fingerprint(), &script.sentences);
-        let timing_key = CacheKey::new("voice-timings", self.tts.name(), &self.tts.fingerprint(), &script.sentences);
+        let audio_key = CacheKey::new(
+            "voice",
+            self.tts.name(),
+            &self.tts.fingerprint(),
+            &script.sentences,
+        );
+        let timing_key = CacheKey::new(
+            "voice-timings",
+            self.tts.name(),
+            &self.tts.fingerprint(),
+            &script.sentences,
+        );
         let cached = self.cache.get(&audio_key).zip(self.cache.get(&timing_key));
         let narration = match cached {
-            Some((audio, timings)) if serde_json::from_slice::<Narration>(&timings.bytes).is_ok() => {
+            Some((audio, timings))
+                if serde_json::from_slice::<Narration>(&timings.bytes).is_ok() =>
+            {
                 write_atomic(&wav_path, &audio.bytes).map_err(|e| {
                     StageError::permanent(format!("cannot write {}: {e}", wav_path.display()))
                 })?;
@@ -34,14 +46,19 @@ impl StageWork for VoiceStage {
             _ => {
                 let started = Instant::now();
                 let on_progress = |fraction: f32| {
-                    ctx.progress(Some(fraction), format!("{:.0}% of sentences spoken", fraction * 100.0));
+                    ctx.progress(
+                        Some(fraction),
+                        format!("{:.0}% of sentences spoken", fraction * 100.0),
+                    );
                 };
                 let narration = self
                     .tts
                     .synthesize(&script.sentences, &wav_path, &ctx.cancel, &on_progress)
                     .await?;
                 let cost_ms = started.elapsed().as_millis() as u64;
-                if let (Ok(audio), Ok(timings)) = (std::fs::read(&wav_path), serde_json::to_vec(&narration)) {
+                if let (Ok(audio), Ok(timings)) =
+                    (std::fs::read(&wav_path), serde_json::to_vec(&narration))
+                {
                     let stored = self
                         .cache
                         .put(&audio_key, &audio, cost_ms)
