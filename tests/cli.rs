@@ -475,3 +475,47 @@ fn footage_folder_problems_name_the_folder_or_file() {
         "{log}"
     );
 }
+
+#[test]
+fn llm_replies_are_cached_and_a_hit_is_an_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base_url, llm, _server) = start_llm_server();
+    // The first terms request hangs by design of the shared server; use it up front.
+    llm.terms_calls.store(1, Ordering::SeqCst);
+    let run = || {
+        let output = reelforge(tmp.path())
+            .env("REELFORGE_LLM_BASE_URL", &base_url)
+            .env("REELFORGE_LLM_MODEL", "test-model")
+            .env("REELFORGE_LLM_STREAM", "false")
+            .args(["make", "Why do cats purr?", "--stop-at", "terms", "--json"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    assert!(!first.contains("cache_hit"), "{first}");
+    let second = run();
+    let hits: Vec<serde_json::Value> = second
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "cache_hit")
+        .collect();
+    let kinds: Vec<&str> = hits.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["llm", "terms"], "{second}");
+    assert_eq!(
+        llm.script_calls.load(Ordering::SeqCst),
+        1,
+        "the second script came from the cache"
+    );
+    assert_eq!(llm.terms_calls.load(Ordering::SeqCst), 2);
+    let stats = reelforge(tmp.path())
+        .args(["cache", "stats"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&stats).contains("llm") && text(&stats).contains("terms"),
+        "{}",
+        text(&stats)
+    );
+}
