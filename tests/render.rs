@@ -16,38 +16,29 @@ use tokio_util::sync::CancellationToken;
 
 const NARRATION_SECS: f64 = 4.3;
 
-fn ffmpeg(args: &[&str]) {
+/// Runs ffmpeg with whitespace-separated `args` writing `out`; panics with its stderr.
+fn ffmpeg(args: &str, out: &Path) {
     let output = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
+        .args(args.split_whitespace())
+        .arg(out)
         .output()
         .expect("ffmpeg must be installed to run the render tests");
     assert!(
         output.status.success(),
-        "ffmpeg {args:?}: {}",
+        "ffmpeg {args}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
 fn ffprobe(path: &Path) -> Value {
     let output = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
+        .args("-v error -print_format json -show_streams -show_format".split(' '))
         .arg(path)
         .output()
         .expect("ffprobe must be installed to run the render tests");
     assert!(output.status.success(), "ffprobe {}", path.display());
     serde_json::from_slice(&output.stdout).expect("ffprobe prints JSON")
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("temp paths are UTF-8")
 }
 
 /// Test clips of different sizes and aspects, a still image and a narration WAV.
@@ -64,46 +55,19 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let clip = |name: &str, size: &str, secs: u32| {
         let path = dir.path().join(name);
-        let src = format!("testsrc2=s={size}:r=30:d={secs}");
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &src,
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            s(&path),
-        ]);
+        let args =
+            format!("-f lavfi -i testsrc2=s={size}:r=30:d={secs} -c:v libx264 -preset ultrafast");
+        ffmpeg(&args, &path);
         path
     };
     let wide = clip("wide.mp4", "640x360", 3);
     let tall = clip("tall.mp4", "360x640", 2);
     let square = clip("square.mp4", "400x400", 4);
     let image = dir.path().join("still.png");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=500x300",
-        "-frames:v",
-        "1",
-        s(&image),
-    ]);
+    ffmpeg("-f lavfi -i testsrc2=s=500x300 -frames:v 1", &image);
     let narration = dir.path().join("voice.wav");
-    let sine = format!("sine=f=440:d={NARRATION_SECS}");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        &sine,
-        "-ar",
-        "22050",
-        "-ac",
-        "1",
-        s(&narration),
-    ]);
+    let sine = format!("-f lavfi -i sine=f=440:d={NARRATION_SECS} -ar 22050 -ac 1");
+    ffmpeg(&sine, &narration);
     Fixture {
         dir,
         wide,
@@ -261,24 +225,9 @@ async fn renders_full_size_vertical() {
 /// Counts pixels brighter than 200 in the bottom third of the frame at `at` seconds.
 fn bright_pixels_low(video: &Path, at: f64, width: usize, height: usize) -> usize {
     let output = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-ss",
-            &at.to_string(),
-            "-i",
-            s(video),
-        ])
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            "format=gray",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
+        .args(["-nostdin", "-v", "error", "-ss", &at.to_string(), "-i"])
+        .arg(video)
+        .args("-frames:v 1 -vf format=gray -f rawvideo -".split(' '))
         .output()
         .expect("ffmpeg must be installed to run the render tests");
     assert!(output.status.success());

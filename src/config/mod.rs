@@ -3,8 +3,14 @@
 //! The structs here are the schema; `load` layers and validates them. Unknown keys, wrong
 //! types and impossible values are errors that name the key, the value and what is allowed.
 
+mod env;
+mod error;
 pub mod load;
+mod schema;
 pub mod secret;
+#[cfg(test)]
+mod tests;
+mod validate;
 
 pub use load::{ConfigError, load};
 pub use secret::Secret;

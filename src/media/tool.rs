@@ -130,17 +130,26 @@ pub async fn run_ffmpeg_with_progress(
 
     let progress = async {
         let Some(stdout) = stdout else { return };
-        let mut lines = BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(seconds) = parse_progress_time(&line) {
-                on_time(seconds);
+        // Bytes, not lines(): a decoding error would stop the reading, and ffmpeg would
+        // then block on a full pipe.
+        let mut lines = BufReader::new(stdout).split(b'\n');
+        // Each progress block repeats the time (out_time_us and out_time_ms): report a
+        // time once, and only forwards.
+        let mut last = -1.0;
+        while let Ok(Some(raw)) = lines.next_segment().await {
+            match parse_progress_time(&String::from_utf8_lossy(&raw)) {
+                Some(seconds) if seconds > last => {
+                    last = seconds;
+                    on_time(seconds);
+                }
+                _ => {}
             }
         }
     };
     let errors = async {
         let mut ring = VecDeque::with_capacity(TAIL_LINES);
         let Some(stderr) = stderr else { return ring };
-        // split on '\n' rather than lines(): stderr may not be valid UTF-8 (file names).
+        // Non-UTF-8 file names in messages are shown lossily rather than ending the read.
         let mut reader = BufReader::new(stderr).split(b'\n');
         while let Ok(Some(raw)) = reader.next_segment().await {
             let line = String::from_utf8_lossy(&raw).trim_end().to_string();
@@ -301,7 +310,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failure_keeps_the_last_stderr_lines_and_exit_code() {
+    async fn output_on_success_and_stderr_tail_on_failure() {
+        let mut ok = Command::new("sh");
+        ok.arg("-c").arg("printf hello");
+        let out = run_tool(&mut ok, "sh", &CancellationToken::new()).await;
+        assert_eq!(out.unwrap().stdout, b"hello");
+
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg("for i in $(seq 1 40); do echo line$i >&2; echo >&2; done; exit 3");
@@ -321,16 +335,6 @@ mod tests {
         assert_eq!(lines.len(), TAIL_LINES);
         assert_eq!(lines.first(), Some(&"line26"));
         assert_eq!(lines.last(), Some(&"line40"));
-    }
-
-    #[tokio::test]
-    async fn success_returns_stdout() {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg("printf hello");
-        let out = run_tool(&mut cmd, "sh", &CancellationToken::new())
-            .await
-            .unwrap();
-        assert_eq!(out.stdout, b"hello");
     }
 
     #[tokio::test]

@@ -4,7 +4,8 @@ use super::artifacts::{self, ScriptDoc, TermsDoc};
 use super::llm_call::{ask_cached, forget};
 use crate::config::Config;
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
-use crate::providers::llm::{LlmProvider, bundled, prompts, text};
+use crate::providers::llm::terms::recover_terms;
+use crate::providers::llm::{LlmProvider, bundled, prompts};
 use crate::store::Cache;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ impl StageWork for TermsStage {
                     self.config.llm.temperature,
                 );
                 let reply = ask_cached(ctx, llm.as_ref(), &self.cache, "terms", &request).await?;
-                match text::recover_terms(&reply, script.sentences.len(), per_sentence) {
+                match recover_terms(&reply, script.sentences.len(), per_sentence) {
                     Ok(terms) => TermsDoc {
                         terms,
                         origin: "llm".into(),

@@ -3,6 +3,7 @@
 pub mod bundled;
 pub mod openai;
 pub mod prompts;
+pub mod terms;
 pub mod text;
 
 use super::ProviderError;
