@@ -62,6 +62,7 @@ fn provider(base: &str, stream: bool, timeout_secs: u64) -> OpenAiCompatible {
 
 fn request() -> ChatRequest {
     ChatRequest {
+        seed: None,
         system: "You write scripts.".into(),
         user: "Subject: cats".into(),
         temperature: 0.4,

@@ -52,6 +52,10 @@ impl ProgressPrinter {
                     }
                 }
             }
+            EventKind::ModelReady { model, load_ms } => Some(match load_ms {
+                0 => format!("{label} {model} ready (already loaded)"),
+                ms => format!("{label} {model} loaded in {}", secs(*ms)),
+            }),
             EventKind::CacheHit { kind, saved_ms } => Some(format!(
                 "{label} cache hit ({kind}), saved {}",
                 secs(*saved_ms)

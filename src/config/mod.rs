@@ -31,6 +31,8 @@ pub struct Config {
     pub video: VideoConfig,
     pub subtitles: SubtitleConfig,
     pub pipeline: PipelineConfig,
+    pub models: ModelsConfig,
+    pub stt: SttConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -43,7 +45,8 @@ pub struct PathsConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
-    /// "openai" (any OpenAI-compatible endpoint) or "none" (bundled example script).
+    /// "auto" (an OpenAI-compatible endpoint when base_url is set, else the local model),
+    /// "openai", "local" (embedded GGUF model) or "none" (bundled example script).
     pub provider: String,
     /// e.g. `https://api.openai.com/v1`, `http://localhost:11434/v1`. Empty: no LLM.
     pub base_url: String,
@@ -54,12 +57,20 @@ pub struct LlmConfig {
     pub temperature: f64,
     pub timeout_secs: u64,
     pub stream: bool,
+    /// GGUF file for the local model ("" = SmolLM2 from the models folder).
+    pub local_model: String,
+    /// Longest reply in tokens (16–4096).
+    pub max_tokens: u32,
+    /// Nucleus sampling (0 < top_p ≤ 1).
+    pub top_p: f64,
+    /// Sampling seed for the local model (same seed, same script).
+    pub seed: u64,
 }
 
 impl Default for LlmConfig {
     fn default() -> Self {
         LlmConfig {
-            provider: "openai".into(),
+            provider: "auto".into(),
             base_url: String::new(),
             api_key: Secret::default(),
             api_key_env: "OPENAI_API_KEY".into(),
@@ -67,6 +78,10 @@ impl Default for LlmConfig {
             temperature: 0.7,
             timeout_secs: 120,
             stream: true,
+            local_model: String::new(),
+            max_tokens: 400,
+            top_p: 0.9,
+            seed: 42,
         }
     }
 }
@@ -78,6 +93,8 @@ pub struct ScriptConfig {
     pub language: String,
     /// 1–10 paragraphs.
     pub paragraphs: u32,
+    /// Sentences in the narration (3–30), or 0 to let the paragraph count decide.
+    pub sentences: u32,
     /// Extra instructions appended to the prompt.
     pub extra_requirements: String,
     /// Replaces the built-in system prompt when not empty.
@@ -89,6 +106,7 @@ impl Default for ScriptConfig {
         ScriptConfig {
             language: "auto".into(),
             paragraphs: 1,
+            sentences: 6,
             extra_requirements: String::new(),
             system_prompt: String::new(),
         }
@@ -111,10 +129,14 @@ impl Default for TermsConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VoiceConfig {
-    /// "espeak" (espeak-ng).
+    /// "piper" (neural voice, falls back to espeak-ng when its model is missing) or "espeak".
     pub provider: String,
-    /// espeak-ng voice name, e.g. "en-us", "en-gb", "fr".
+    /// espeak-ng voice name, e.g. "en-us", "en-gb", "fr" (also Piper's phoneme language).
     pub voice: String,
+    /// Piper voice file (.onnx with its .onnx.json beside it; "" = the bundled joe voice).
+    pub piper_model: String,
+    /// Integrated loudness of the narration, LUFS (-30 to -5; social video uses -14).
+    pub loudness_lufs: f64,
     /// Speaking rate multiplier 0.5–2.0.
     pub rate: f64,
     /// Volume multiplier 0.0–2.0.
@@ -126,8 +148,10 @@ pub struct VoiceConfig {
 impl Default for VoiceConfig {
     fn default() -> Self {
         VoiceConfig {
-            provider: "espeak".into(),
+            provider: "piper".into(),
             voice: "en-us".into(),
+            piper_model: String::new(),
+            loudness_lufs: -14.0,
             rate: 1.0,
             volume: 1.0,
             sentence_gap_ms: 250,
@@ -247,6 +271,55 @@ impl Default for PipelineConfig {
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
             limits,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Folder of local models ("" = $REELFORGE_MODELS_DIR, else $XDG_DATA_HOME/reelforge/models).
+    pub dir: String,
+    /// "cpu", or "cuda" with a build that has the `cuda` feature.
+    pub device: String,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: String::new(),
+            device: "cpu".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SttConfig {
+    /// "whisper" (local Whisper base) or "none".
+    pub provider: String,
+    /// Spoken language: "auto" (detected) or a code such as "en", "fr", "zh".
+    pub language: String,
+    /// Time every word (for word-by-word subtitle highlight) when the voice gives only sentences.
+    pub word_timings: bool,
+}
+
+impl Default for SttConfig {
+    fn default() -> Self {
+        SttConfig {
+            provider: "whisper".into(),
+            language: "auto".into(),
+            word_timings: true,
+        }
+    }
+}
+
+impl Config {
+    /// The models folder this config points at.
+    pub fn models_dir(&self) -> PathBuf {
+        match self.models.dir.trim() {
+            "" => crate::providers::models::default_models_dir(),
+            dir => PathBuf::from(dir),
         }
     }
 }

@@ -94,7 +94,11 @@ pub(super) fn validate_with(
     let r = Rules { origins };
 
     let llm = &cfg.llm;
-    r.one_of("llm.provider", &llm.provider, &["openai", "none"])?;
+    r.one_of("llm.provider", &llm.provider, &["auto", "openai", "local", "none"])?;
+    r.int("llm.max_tokens", llm.max_tokens.into(), 16, 4096)?;
+    if !(llm.top_p > 0.0 && llm.top_p <= 1.0) {
+        return Err(r.invalid("llm.top_p", llm.top_p.to_string(), "a number above 0 and at most 1"));
+    }
     let url = llm.base_url.trim();
     if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
         return Err(r.invalid(
@@ -103,7 +107,7 @@ pub(super) fn validate_with(
             "a URL starting with http:// or https://, or \"\" for no LLM",
         ));
     }
-    if !url.is_empty() && llm.provider == "openai" && llm.model.trim().is_empty() {
+    if !url.is_empty() && matches!(llm.provider.as_str(), "openai" | "auto") && llm.model.trim().is_empty() {
         return Err(r.invalid(
             "llm.model",
             "\"\"".into(),
@@ -117,7 +121,13 @@ pub(super) fn validate_with(
     r.int("terms.per_sentence", cfg.terms.per_sentence.into(), 1, 8)?;
 
     let voice = &cfg.voice;
-    r.one_of("voice.provider", &voice.provider, &["espeak"])?;
+    r.one_of("voice.provider", &voice.provider, &["piper", "espeak"])?;
+    r.float("voice.loudness_lufs", voice.loudness_lufs, -30.0, -5.0)?;
+    r.one_of("models.device", &cfg.models.device, &["cpu", "cuda"])?;
+    r.one_of("stt.provider", &cfg.stt.provider, &["whisper", "none"])?;
+    if cfg.script.sentences != 0 {
+        r.int("script.sentences", cfg.script.sentences.into(), 3, 30)?;
+    }
     r.float("voice.rate", voice.rate, 0.5, 2.0)?;
     r.float("voice.volume", voice.volume, 0.0, 2.0)?;
     r.int(
@@ -218,7 +228,13 @@ mod tests {
             ("llm.timeout_secs", |c| c.llm.timeout_secs = 0),
             ("script.paragraphs", |c| c.script.paragraphs = 11),
             ("terms.per_sentence", |c| c.terms.per_sentence = 0),
-            ("voice.provider", |c| c.voice.provider = "piper".into()),
+            ("voice.provider", |c| c.voice.provider = "festival".into()),
+            ("voice.loudness_lufs", |c| c.voice.loudness_lufs = 0.0),
+            ("llm.max_tokens", |c| c.llm.max_tokens = 5),
+            ("llm.top_p", |c| c.llm.top_p = 0.0),
+            ("models.device", |c| c.models.device = "tpu".into()),
+            ("stt.provider", |c| c.stt.provider = "google".into()),
+            ("script.sentences", |c| c.script.sentences = 2),
             ("voice.rate", |c| c.voice.rate = 2.5),
             ("voice.volume", |c| c.voice.volume = -0.1),
             ("voice.sentence_gap_ms", |c| c.voice.sentence_gap_ms = 2001),

@@ -38,6 +38,11 @@ pub enum EventKind {
         kind: String,
         saved_ms: u64,
     },
+    /// A stage is using a local model: `load_ms` is the load time the first time, 0 after.
+    ModelReady {
+        model: String,
+        load_ms: u64,
+    },
     Log {
         level: LogLevel,
         message: String,

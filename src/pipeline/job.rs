@@ -88,6 +88,16 @@ impl JobCtx {
         self.emit(EventKind::Log { level, message });
     }
 
+    /// Reports a model a stage is about to use (`None`: not a local model).
+    pub fn model_ready(&self, loaded: Option<crate::providers::models::Loaded>) {
+        if let Some(loaded) = loaded {
+            self.emit(EventKind::ModelReady {
+                model: loaded.model,
+                load_ms: loaded.load_ms,
+            });
+        }
+    }
+
     pub fn cache_hit(&self, kind: &str, saved_ms: u64) {
         self.emit(EventKind::CacheHit {
             kind: kind.to_string(),

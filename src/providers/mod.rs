@@ -4,9 +4,11 @@
 //! decides whether the pipeline retries by itself. Messages name the provider and the fix and
 //! never contain an API key.
 
+pub mod device;
 pub mod footage;
 pub mod http;
 pub mod llm;
+pub mod models;
 pub mod tts;
 
 use std::time::Duration;

@@ -148,6 +148,9 @@ impl LlmProvider for OpenAiCompatible {
         if let Some(max) = request.max_tokens {
             body["max_tokens"] = json!(max);
         }
+        if let Some(seed) = request.seed {
+            body["seed"] = json!(seed);
+        }
         tracing::debug!(
             model = %self.model,
             endpoint = %self.endpoint,

@@ -58,6 +58,7 @@ pub fn script_request(subject: &str, cfg: &ScriptConfig, temperature: f64) -> Ch
         user.push_str(extra);
     }
     ChatRequest {
+        seed: None,
         system,
         user,
         temperature,
@@ -87,6 +88,7 @@ pub fn terms_request(
         sentences = numbered.join("\n"),
     );
     ChatRequest {
+        seed: None,
         system: TERMS_SYSTEM.to_string(),
         user,
         temperature,

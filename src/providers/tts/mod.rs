@@ -3,6 +3,7 @@
 pub mod espeak;
 
 use super::ProviderError;
+use super::models::Loaded;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -31,6 +32,10 @@ pub trait TtsProvider: Send + Sync {
     fn name(&self) -> &str;
     /// A string that changes whenever the audio would change (voice, rate, volume...).
     fn fingerprint(&self) -> String;
+    /// Loads the voice model if it lives in this process; see [`crate::providers::models::Loaded`].
+    async fn warm_up(&self) -> Result<Option<Loaded>, ProviderError> {
+        Ok(None)
+    }
     /// Synthesizes `sentences` into a WAV at `out_wav` (written atomically).
     async fn synthesize(
         &self,
