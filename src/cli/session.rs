@@ -4,7 +4,7 @@ use super::Cli;
 use crate::config::load::{LoadOptions, data_dir, validate};
 use crate::config::{Config, frame_size};
 use crate::media::tool::find_tool;
-use crate::pipeline::stages::{engine_settings, llm_from_config, stage_set, tts_from_config};
+use crate::pipeline::stages::{Providers, engine_settings, stage_set};
 use crate::pipeline::{Pipeline, PipelineHandle, Stage};
 use crate::store::Store;
 use anyhow::{Context, bail};
@@ -90,17 +90,21 @@ pub struct Session {
     _log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
-/// Opens the store and starts the pipeline with the providers the config names.
-pub fn start(cli: &Cli, config: Config) -> anyhow::Result<Session> {
+/// Opens the store and starts the pipeline with the providers the config names; with
+/// `preload`, every local model is loaded before the first task.
+pub async fn start(cli: &Cli, config: Config, preload: bool) -> anyhow::Result<Session> {
     let data = data_dir(&config);
     let log_guard = init_logging(&data, cli.verbose);
     let store = Store::open(&data)
         .with_context(|| format!("cannot open the data folder {}", data.display()))?;
-    let llm = llm_from_config(&config)?;
-    let tts = tts_from_config(&config);
+    let providers = Providers::from_config(&config, &store)?;
+    if preload {
+        for loaded in providers.preload().await? {
+            tracing::info!(model = %loaded.model, load_ms = loaded.load_ms, "preloaded");
+        }
+    }
     let settings = engine_settings(&config);
-    let config = Arc::new(config);
-    let stages = stage_set(config, &store, llm, tts);
+    let stages = stage_set(Arc::new(config), &store, &providers);
     let pipeline = Pipeline::start(store.clone(), stages, settings);
     Ok(Session {
         store,

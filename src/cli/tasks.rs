@@ -50,7 +50,7 @@ async fn continue_task(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let config = session::load_config(cli, None)?;
-    let session = session::start(cli, config.clone())?;
+    let session = session::start(cli, config.clone(), false).await?;
     let record = session.store.tasks.get(id)?;
     let local = !record.spec.footage_dirs.is_empty() || !config.footage.local_dirs.is_empty();
     session::preflight(&config, &record.spec.planned_stages(), local)?;

@@ -147,6 +147,7 @@ impl Supervisor {
     async fn submit(&mut self, spec: TaskSpec) -> Result<TaskId, PipelineError> {
         if spec.subject.trim().is_empty()
             && spec.script.as_deref().is_none_or(|s| s.trim().is_empty())
+            && spec.narration.is_none()
         {
             return Err(PipelineError::InvalidSpec(
                 "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\"".into(),

@@ -5,10 +5,12 @@
 //! never contain an API key.
 
 pub mod device;
+pub mod embed;
 pub mod footage;
 pub mod http;
 pub mod llm;
 pub mod models;
+pub mod stt;
 pub mod tts;
 
 use std::time::Duration;

@@ -18,6 +18,9 @@ pub struct TaskSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script: Option<String>,
     pub aspect: String,
+    /// A recorded narration given by the user: no synthesis, Whisper times it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narration: Option<PathBuf>,
     #[serde(default)]
     pub footage_dirs: Vec<PathBuf>,
     /// Where the finished video is copied (besides the task folder).

@@ -5,12 +5,15 @@ use crate::fsutil::{read_json, write_json_atomic};
 use crate::media::ClipSource;
 use crate::pipeline::{JobCtx, StageError};
 use crate::providers::footage::Clip;
+use crate::providers::stt::Word;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub const SCRIPT: &str = "script.json";
 pub const TERMS: &str = "terms.json";
 pub const NARRATION: &str = "narration.wav";
 pub const VOICE: &str = "voice.json";
+/// Per-word timings (from Whisper), when known.
+pub const WORDS: &str = "words.json";
 pub const SUBTITLES_ASS: &str = "subtitles.ass";
 pub const SUBTITLES_SRT: &str = "subtitles.srt";
 pub const SUBTITLES_VTT: &str = "subtitles.vtt";
@@ -33,6 +36,12 @@ pub struct TermsDoc {
     pub terms: Vec<Vec<String>>,
     /// "llm" or "keywords".
     pub origin: String,
+}
+
+/// Every script word with the time it is spoken, grouped by sentence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WordsDoc {
+    pub sentences: Vec<Vec<Word>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

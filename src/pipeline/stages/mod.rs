@@ -9,15 +9,12 @@ mod script;
 pub mod select;
 mod subtitles;
 mod terms;
+mod transcribe;
 mod voice;
+mod wiring;
 
 use super::{EngineSettings, RetryPolicy, Stage, StageSet, StageWork};
 use crate::config::Config;
-use crate::providers::ProviderError;
-use crate::providers::llm::LlmProvider;
-use crate::providers::llm::openai::OpenAiCompatible;
-use crate::providers::tts::TtsProvider;
-use crate::providers::tts::espeak::EspeakVoice;
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,58 +27,25 @@ pub use select::SelectStage;
 pub use subtitles::SubtitlesStage;
 pub use terms::TermsStage;
 pub use voice::VoiceStage;
+pub use wiring::Providers;
 
-/// The LLM the config asks for; `None` when no endpoint is configured.
-pub fn llm_from_config(config: &Config) -> Result<Option<Arc<dyn LlmProvider>>, ProviderError> {
-    let llm = &config.llm;
-    if llm.provider == "none" || llm.base_url.trim().is_empty() {
-        return Ok(None);
-    }
-    let hint = format!(
-        "check llm.api_key in config.toml or the {} environment variable",
-        llm.api_key_env
-    );
-    let client = OpenAiCompatible::new(
-        &llm.base_url,
-        llm.api_key.clone(),
-        &llm.model,
-        Duration::from_secs(llm.timeout_secs),
-        llm.stream,
-        hint,
-    )?;
-    Ok(Some(Arc::new(client)))
-}
-
-pub fn tts_from_config(config: &Config) -> Arc<dyn TtsProvider> {
-    let voice = &config.voice;
-    Arc::new(EspeakVoice {
-        voice: voice.voice.clone(),
-        rate: voice.rate,
-        volume: voice.volume,
-        sentence_gap_ms: voice.sentence_gap_ms,
-    })
-}
-
-/// Every stage wired to the providers the config names.
-pub fn stage_set(
-    config: Arc<Config>,
-    store: &Store,
-    llm: Option<Arc<dyn LlmProvider>>,
-    tts: Arc<dyn TtsProvider>,
-) -> StageSet {
+/// Every stage wired to the providers chosen for this config.
+pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> StageSet {
     let mut works: BTreeMap<Stage, Arc<dyn StageWork>> = BTreeMap::new();
     works.insert(
         Stage::Script,
         Arc::new(ScriptStage {
-            llm: llm.clone(),
+            llm: providers.llm.clone(),
+            stt: providers.stt.clone(),
             cache: store.cache.clone(),
             config: config.clone(),
+            notes: providers.notes_for(Stage::Script),
         }),
     );
     works.insert(
         Stage::Terms,
         Arc::new(TermsStage {
-            llm,
+            llm: providers.llm.clone(),
             cache: store.cache.clone(),
             config: config.clone(),
         }),
@@ -89,14 +53,20 @@ pub fn stage_set(
     works.insert(
         Stage::Voice,
         Arc::new(VoiceStage {
-            tts,
+            tts: providers.tts.clone(),
+            stt: providers.stt.clone(),
             cache: store.cache.clone(),
+            config: config.clone(),
+            notes: providers.notes_for(Stage::Voice),
         }),
     );
     works.insert(
         Stage::Subtitles,
         Arc::new(SubtitlesStage {
+            stt: providers.stt.clone(),
+            cache: store.cache.clone(),
             config: config.clone(),
+            notes: providers.notes_for(Stage::Subtitles),
         }),
     );
     works.insert(

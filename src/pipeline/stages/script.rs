@@ -1,65 +1,72 @@
-//! Stage `script`: subject → narration, from the user's text, an LLM, or the bundled example.
+//! Stage `script`: subject → narration, from the user's text, the transcript of the user's
+//! recording, an LLM (validated, regenerated a bounded number of times), or the bundled
+//! example when no LLM is available.
 
 use super::artifacts::{self, ScriptDoc};
-use super::llm_call::ask_cached;
+use super::llm_call::{ask_cached, forget};
+use super::transcribe::{language, transcript_of};
 use crate::config::Config;
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
-use crate::providers::llm::{LlmProvider, bundled, prompts, text};
+use crate::providers::llm::{LlmProvider, bundled, prompts, text, validate};
+use crate::providers::stt::SttProvider;
 use crate::store::Cache;
 use async_trait::async_trait;
 use std::sync::Arc;
 
+/// Scripts asked of the LLM before giving up on it.
+const ROUNDS: u64 = 3;
+
 pub struct ScriptStage {
     pub llm: Option<Arc<dyn LlmProvider>>,
+    pub stt: Option<Arc<dyn SttProvider>>,
     pub cache: Cache,
     pub config: Arc<Config>,
+    pub notes: Vec<String>,
 }
 
 #[async_trait]
 impl StageWork for ScriptStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
         let subject = ctx.spec.subject.trim().to_string();
-        let (origin, raw) = match (&ctx.spec.script, &self.llm) {
-            (Some(given), _) => ("user", given.clone()),
-            (None, Some(llm)) => {
-                let request = prompts::script_request(
-                    &subject,
-                    &self.config.script,
-                    self.config.llm.temperature,
-                );
-                (
-                    "llm",
-                    ask_cached(ctx, llm.as_ref(), &self.cache, "llm", &request).await?,
+        let (origin, text, sentences) = if let Some(given) = &ctx.spec.script {
+            let text = given.trim().to_string();
+            ("user", text.clone(), text::split_sentences(&text))
+        } else if let Some(recording) = &ctx.spec.narration {
+            let stt = self.stt.as_ref().ok_or_else(|| {
+                StageError::permanent(
+                    "a recorded narration needs Whisper to read it: install the models with ./scripts/fetch-models.sh, or give its text with --script FILE",
                 )
+            })?;
+            let transcript =
+                transcript_of(ctx, stt.as_ref(), &self.cache, recording, language(&self.config))
+                    .await?;
+            let sentences = text::split_sentences(&transcript.text);
+            ("narration", transcript.text, sentences)
+        } else if let Some(llm) = &self.llm {
+            let sentences = self.write_with_llm(ctx, llm.as_ref(), &subject).await?;
+            ("llm", sentences.join(" "), sentences)
+        } else {
+            for note in &self.notes {
+                ctx.log(LogLevel::Warn, note.clone());
             }
-            (None, None) => {
+            if self.notes.is_empty() {
                 ctx.log(
                     LogLevel::Warn,
-                    "no LLM endpoint is configured: using the bundled example script. \
-                     Set [llm] base_url and model (and OPENAI_API_KEY) in config.toml, \
-                     or pass --script FILE",
+                    "no LLM is configured: using the bundled example script",
                 );
-                ("bundled", bundled::example_script(&subject))
             }
+            let text = bundled::example_script(&subject);
+            ("bundled", text.clone(), text::split_sentences(&text))
         };
-        let cleaned = if origin == "user" {
-            raw.trim().to_string()
-        } else {
-            text::clean_script(&raw)
-        };
-        let sentences = text::split_sentences(&cleaned);
         if sentences.is_empty() {
-            let message = format!("the script from {origin} is empty after cleanup");
-            return Err(if origin == "llm" {
-                StageError::transient(message)
-            } else {
-                StageError::permanent(format!("{message}; give a script with some sentences"))
-            });
+            return Err(StageError::permanent(format!(
+                "the script from {origin} has no sentences; give a script with some text"
+            )));
         }
         let doc = ScriptDoc {
             subject,
             origin: origin.to_string(),
-            text: cleaned,
+            text,
             sentences,
         };
         artifacts::save(ctx, artifacts::SCRIPT, &doc)?;
@@ -67,5 +74,50 @@ impl StageWork for ScriptStage {
             files: vec![artifacts::SCRIPT.into()],
             summary: format!("{} sentences ({origin})", doc.sentences.len()),
         })
+    }
+}
+
+impl ScriptStage {
+    /// Asks for a script until one passes the checks, each round with another seed.
+    async fn write_with_llm(
+        &self,
+        ctx: &JobCtx,
+        llm: &dyn LlmProvider,
+        subject: &str,
+    ) -> Result<Vec<String>, StageError> {
+        ctx.model_ready(llm.warm_up().await?);
+        let wanted = self.config.script.sentences as usize;
+        let mut last_problem = String::new();
+        for round in 0..ROUNDS {
+            let mut request =
+                prompts::script_request(subject, &self.config.script, self.config.llm.temperature);
+            request.max_tokens = Some(self.config.llm.max_tokens);
+            request.seed = Some(self.config.llm.seed.wrapping_add(round));
+            let reply = ask_cached(ctx, llm, &self.cache, "llm", &request).await?;
+            let mut sentences = text::split_sentences(&text::clean_script(&reply));
+            if wanted > 0 {
+                sentences = validate::fit_sentence_count(sentences, wanted);
+            }
+            match validate::check_script(subject, &sentences, wanted) {
+                Ok(()) => return Ok(sentences),
+                Err(problem) => {
+                    forget(llm, &self.cache, "llm", &request);
+                    ctx.log(
+                        LogLevel::Warn,
+                        format!(
+                            "script from {} rejected ({problem}); asking again ({}/{ROUNDS})",
+                            llm.model(),
+                            round + 1
+                        ),
+                    );
+                    last_problem = problem;
+                }
+            }
+        }
+        Err(StageError::permanent(format!(
+            "{} did not write a usable script in {ROUNDS} tries ({last_problem}); \
+             use a larger model ([llm] base_url/model or llm.local_model) or give --script FILE",
+            llm.model()
+        )))
     }
 }

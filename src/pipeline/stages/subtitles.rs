@@ -1,22 +1,31 @@
-//! Stage `subtitles`: sentence timings → SRT and VTT sidecars and the ASS file burned in.
+//! Stage `subtitles`: timings → SRT and VTT sidecars and the ASS file burned in. When the
+//! voice gave only sentence timings, Whisper times every word (aligned back to the script's
+//! own words) so the burned subtitles can highlight word by word.
 
-use super::artifacts;
+use super::artifacts::{self, ScriptDoc, WordsDoc};
+use super::transcribe::{language, transcript_of};
 use crate::config::{Config, frame_size};
 use crate::fsutil::write_atomic;
 use crate::media::subtitle::{AssStyle, cues_from_sentences, to_ass, to_srt, to_vtt};
-use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
+use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
+use crate::providers::stt::{SttProvider, align_to_script};
 use crate::providers::tts::Narration;
+use crate::store::Cache;
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub struct SubtitlesStage {
+    pub stt: Option<Arc<dyn SttProvider>>,
+    pub cache: Cache,
     pub config: Arc<Config>,
+    pub notes: Vec<String>,
 }
 
 #[async_trait]
 impl StageWork for SubtitlesStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
         let narration: Narration = artifacts::load(ctx, artifacts::VOICE)?;
+        let words = self.word_timings(ctx, &narration).await?;
         let style_cfg = &self.config.subtitles;
         let cues = cues_from_sentences(&narration.sentences, style_cfg.max_line_chars as usize);
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
@@ -39,9 +48,56 @@ impl StageWork for SubtitlesStage {
                 StageError::permanent(format!("cannot write {}: {e}", ctx.path(name).display()))
             })?;
         }
+        let mut written: Vec<String> = files.iter().map(|(name, _)| name.to_string()).collect();
+        let timed_words = words.as_ref().map_or(0, |w| w.sentences.iter().map(Vec::len).sum());
+        if words.is_some() {
+            written.push(artifacts::WORDS.into());
+        }
         Ok(StageOutput {
-            files: files.iter().map(|(name, _)| name.to_string()).collect(),
-            summary: format!("{} cues", cues.len()),
+            files: written,
+            summary: format!("{} cues, {timed_words} timed words", cues.len()),
         })
+    }
+}
+
+impl SubtitlesStage {
+    /// Word timings from the voice stage (a recording), else from Whisper when enabled.
+    async fn word_timings(
+        &self,
+        ctx: &JobCtx,
+        narration: &Narration,
+    ) -> Result<Option<WordsDoc>, StageError> {
+        if ctx.spec.narration.is_some() {
+            return Ok(artifacts::load(ctx, artifacts::WORDS).ok());
+        }
+        if !self.config.stt.word_timings || !self.config.subtitles.enabled {
+            return Ok(None);
+        }
+        let Some(stt) = &self.stt else {
+            for note in &self.notes {
+                ctx.log(LogLevel::Warn, note.clone());
+            }
+            return Ok(None);
+        };
+        let script: ScriptDoc = artifacts::load(ctx, artifacts::SCRIPT)?;
+        let transcript = transcript_of(
+            ctx,
+            stt.as_ref(),
+            &self.cache,
+            &ctx.path(artifacts::NARRATION),
+            language(&self.config),
+        )
+        .await?;
+        let mut sentences = align_to_script(&transcript.words, &script.sentences);
+        // Words never leave their sentence's span as the voice measured it.
+        for (words, spoken) in sentences.iter_mut().zip(&narration.sentences) {
+            for word in words.iter_mut() {
+                word.start = word.start.clamp(spoken.start, spoken.end);
+                word.end = word.end.clamp(word.start, spoken.end);
+            }
+        }
+        let doc = WordsDoc { sentences };
+        artifacts::save(ctx, artifacts::WORDS, &doc)?;
+        Ok(Some(doc))
     }
 }

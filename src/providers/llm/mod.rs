@@ -1,10 +1,12 @@
 //! Language models: write the narration script and the per-sentence search terms.
 
 pub mod bundled;
+pub mod local;
 pub mod openai;
 pub mod prompts;
 pub mod terms;
 pub mod text;
+pub mod validate;
 
 use super::ProviderError;
 use super::models::Loaded;

@@ -1,6 +1,10 @@
 //! Voices: turn the script's sentences into one narration file with exact sentence timings.
 
 pub mod espeak;
+pub mod loudness;
+pub mod phonemes;
+pub mod piper;
+pub mod piper_model;
 
 use super::ProviderError;
 use super::models::Loaded;

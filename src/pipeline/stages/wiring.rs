@@ -1,0 +1,197 @@
+//! Which engine serves each stage, from the config and the models on disk. A missing model
+//! is never a panic: the stage falls back (and says so) or fails with the fetch command.
+
+use crate::config::Config;
+use crate::pipeline::Stage;
+use crate::providers::ProviderError;
+use crate::providers::embed::Embedder;
+use crate::providers::embed::minilm::MiniLm;
+use crate::providers::llm::LlmProvider;
+use crate::providers::llm::local::LocalLlm;
+use crate::providers::llm::openai::OpenAiCompatible;
+use crate::providers::models::{FETCH_COMMAND, Loaded, ModelKind, ModelStatus, status};
+use crate::providers::stt::SttProvider;
+use crate::providers::stt::whisper::WhisperStt;
+use crate::providers::tts::TtsProvider;
+use crate::providers::tts::espeak::EspeakVoice;
+use crate::providers::tts::piper::PiperVoice;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Providers {
+    pub llm: Option<Arc<dyn LlmProvider>>,
+    pub tts: Arc<dyn TtsProvider>,
+    pub stt: Option<Arc<dyn SttProvider>>,
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Fallbacks taken because a model is missing, told to the user by the stage concerned.
+    pub notes: BTreeMap<Stage, Vec<String>>,
+}
+
+impl Providers {
+    pub fn from_config(config: &Config, store: &Store) -> Result<Providers, ProviderError> {
+        let models = config.models_dir();
+        let device = config.models.device.clone();
+        let mut notes: BTreeMap<Stage, Vec<String>> = BTreeMap::new();
+        let mut note = |stage: Stage, text: String| notes.entry(stage).or_default().push(text);
+        let missing = |kind: ModelKind| match status(&models, kind) {
+            ModelStatus::Present => None,
+            ModelStatus::Missing(why) | ModelStatus::Corrupt(why) => Some(why),
+        };
+
+        let llm: Option<Arc<dyn LlmProvider>> = match config.llm.provider.as_str() {
+            "none" => None,
+            "openai" => Some(openai(config)?),
+            "auto" if !config.llm.base_url.trim().is_empty() => Some(openai(config)?),
+            // "local", or "auto" with no endpoint.
+            provider => {
+                let explicit = config.llm.local_model.trim();
+                match (explicit.is_empty(), missing(ModelKind::Llm)) {
+                    (true, Some(why)) if provider == "auto" => {
+                        note(
+                            Stage::Script,
+                            format!(
+                                "the local LLM is not installed ({why}): using the bundled example script; install it with {FETCH_COMMAND} or set [llm] base_url"
+                            ),
+                        );
+                        None
+                    }
+                    _ => {
+                        let gguf = if explicit.is_empty() {
+                            models
+                                .join(ModelKind::Llm.folder())
+                                .join(ModelKind::Llm.key_files()[0])
+                        } else {
+                            PathBuf::from(explicit)
+                        };
+                        Some(Arc::new(LocalLlm::new(
+                            gguf,
+                            device.clone(),
+                            config.llm.top_p,
+                        )))
+                    }
+                }
+            }
+        };
+
+        let voice = &config.voice;
+        let espeak = || -> Arc<dyn TtsProvider> {
+            Arc::new(EspeakVoice {
+                voice: voice.voice.clone(),
+                rate: voice.rate,
+                volume: voice.volume,
+                sentence_gap_ms: voice.sentence_gap_ms,
+            })
+        };
+        let tts: Arc<dyn TtsProvider> = match voice.provider.as_str() {
+            "espeak" => espeak(),
+            _ => {
+                let explicit = voice.piper_model.trim();
+                match (explicit.is_empty(), missing(ModelKind::Piper)) {
+                    (true, Some(why)) => {
+                        note(
+                            Stage::Voice,
+                            format!(
+                                "the Piper voice is not installed ({why}): using espeak-ng; install it with {FETCH_COMMAND}"
+                            ),
+                        );
+                        espeak()
+                    }
+                    _ => {
+                        let onnx = if explicit.is_empty() {
+                            models
+                                .join(ModelKind::Piper.folder())
+                                .join(ModelKind::Piper.key_files()[0])
+                        } else {
+                            PathBuf::from(explicit)
+                        };
+                        Arc::new(PiperVoice::new(
+                            onnx,
+                            voice.voice.clone(),
+                            voice.rate,
+                            voice.volume,
+                            voice.sentence_gap_ms,
+                            voice.loudness_lufs,
+                        ))
+                    }
+                }
+            }
+        };
+
+        let stt: Option<Arc<dyn SttProvider>> = match config.stt.provider.as_str() {
+            "whisper" => match missing(ModelKind::Whisper) {
+                None => Some(Arc::new(WhisperStt::new(
+                    models.join(ModelKind::Whisper.folder()),
+                    device.clone(),
+                ))),
+                Some(why) => {
+                    note(
+                        Stage::Subtitles,
+                        format!(
+                            "Whisper is not installed ({why}): subtitles are timed per sentence, without word highlight; install it with {FETCH_COMMAND}"
+                        ),
+                    );
+                    None
+                }
+            },
+            _ => None,
+        };
+
+        let embedder: Option<Arc<dyn Embedder>> = match missing(ModelKind::MiniLm) {
+            None => Some(Arc::new(MiniLm::new(
+                models.join(ModelKind::MiniLm.folder()),
+                device,
+                Some(store.cache.clone()),
+            ))),
+            Some(_) => None,
+        };
+
+        Ok(Providers {
+            llm,
+            tts,
+            stt,
+            embedder,
+            notes,
+        })
+    }
+
+    /// Loads every local model now (`--preload`); returns what each load took.
+    pub async fn preload(&self) -> Result<Vec<Loaded>, ProviderError> {
+        let mut loaded = Vec::new();
+        if let Some(llm) = &self.llm {
+            loaded.extend(llm.warm_up().await?);
+        }
+        loaded.extend(self.tts.warm_up().await?);
+        if let Some(stt) = &self.stt {
+            loaded.extend(stt.warm_up().await?);
+        }
+        if let Some(embedder) = &self.embedder {
+            loaded.extend(embedder.warm_up().await?);
+        }
+        Ok(loaded)
+    }
+
+    pub fn notes_for(&self, stage: Stage) -> Vec<String> {
+        self.notes.get(&stage).cloned().unwrap_or_default()
+    }
+}
+
+fn openai(config: &Config) -> Result<Arc<dyn LlmProvider>, ProviderError> {
+    let llm = &config.llm;
+    let hint = format!(
+        "check llm.api_key in config.toml or the {} environment variable",
+        llm.api_key_env
+    );
+    let client = OpenAiCompatible::new(
+        &llm.base_url,
+        llm.api_key.clone(),
+        &llm.model,
+        Duration::from_secs(llm.timeout_secs),
+        llm.stream,
+        hint,
+    )?;
+    Ok(Arc::new(client))
+}

@@ -1,0 +1,263 @@
+//! MiniLM sentence embeddings with the real model: unit vectors, the similarities
+//! sentence-transformers publishes, paraphrases ranked above unrelated sentences, batches equal
+//! to single texts, the cache, cancellation and load-once. A missing model fails, never skips.
+
+use reelforge::providers::ProviderError;
+use reelforge::providers::embed::{BATCH, DIM, Embedder, Embedding, MiniLm, cosine};
+use reelforge::providers::models::{FETCH_COMMAND, ModelKind, default_models_dir};
+use reelforge::store::{Cache, Store};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+fn model_dir() -> PathBuf {
+    let dir = default_models_dir().join(ModelKind::MiniLm.folder());
+    for file in ModelKind::MiniLm.key_files() {
+        assert!(
+            dir.join(file).is_file(),
+            "the MiniLM model is missing ({} not found); install it with {FETCH_COMMAND}",
+            dir.join(file).display()
+        );
+    }
+    dir
+}
+
+fn embedder(cache: Option<Cache>) -> MiniLm {
+    MiniLm::new(model_dir(), "cpu".into(), cache)
+}
+
+async fn embed(embedder: &MiniLm, texts: &[&str]) -> Vec<Embedding> {
+    embedder
+        .embed(texts, &CancellationToken::new())
+        .await
+        .expect("embedding with the real model")
+}
+
+fn max_abs_diff(a: &Embedding, b: &Embedding) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Distinct sentences of varied length, as a narration script would have.
+fn sentences(n: usize) -> Vec<String> {
+    let subjects = [
+        "The old lighthouse",
+        "A tiny hummingbird",
+        "Our city council",
+        "The river",
+    ];
+    let tails = [
+        "glows.",
+        "moves quickly across the valley before the storm arrives.",
+        "has been studied for decades by scientists who still disagree about why it behaves \
+         this way, even after thousands of careful measurements in every season of the year.",
+    ];
+    (0..n)
+        .map(|i| format!("{} #{i} {}", subjects[i % 4], tails[i % 3]))
+        .collect()
+}
+
+#[tokio::test]
+async fn vectors_are_unit_length_and_384_wide() {
+    let long = "word ".repeat(600); // past the 256-token truncation
+    let texts = ["Hello.", "", "Ünïcödé, emoji 🐈 and 漢字.", long.as_str()];
+    let vectors = embed(&embedder(None), &texts).await;
+    assert_eq!(vectors.len(), texts.len());
+    for (text, v) in texts.iter().zip(&vectors) {
+        assert_eq!(v.len(), DIM);
+        assert!(v.iter().all(|x| x.is_finite()), "{text:?}");
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{text:?}: norm {norm}");
+    }
+    assert!(cosine(&vectors[0], &vectors[2]) < 0.99);
+}
+
+#[tokio::test]
+async fn matches_the_similarities_sentence_transformers_publishes() {
+    // The sentence-transformers README prints these for all-MiniLM-L6-v2 (4 decimals).
+    let texts = [
+        "The weather is lovely today.",
+        "It's so sunny outside!",
+        "He drove to the stadium.",
+    ];
+    let v = embed(&embedder(None), &texts).await;
+    for (i, j, published) in [(0, 1, 0.6660), (0, 2, 0.1046), (1, 2, 0.1411)] {
+        let ours = cosine(&v[i], &v[j]);
+        eprintln!("cos({i},{j}) = {ours:.5} (published {published})");
+        assert!(
+            (ours - published).abs() < 5e-4,
+            "cos({i},{j}) = {ours}, published {published}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn paraphrases_rank_above_unrelated_sentences() {
+    let triples = [
+        (
+            "A cat is sleeping on the sofa.",
+            "A kitten naps on the couch.",
+            "The stock market fell sharply today.",
+        ),
+        (
+            "The chef is cooking pasta in the kitchen.",
+            "A cook prepares spaghetti at the stove.",
+            "Engineers inspect the bridge for cracks.",
+        ),
+        (
+            "Waves crash against the rocky shore.",
+            "The sea pounds the cliffs on the coast.",
+            "The children do homework at the table.",
+        ),
+        (
+            "A man is riding a bicycle down the street.",
+            "Someone cycles along the road.",
+            "The orchestra played a symphony last night.",
+        ),
+        (
+            "Heavy rain is falling on the city.",
+            "It is pouring downtown.",
+            "She bought a new laptop for work.",
+        ),
+        (
+            "The rocket launched into space at dawn.",
+            "At sunrise the spacecraft lifted off.",
+            "My grandmother knits warm sweaters.",
+        ),
+        // Narration sentence against stock-clip titles: the use the select stage makes of it.
+        (
+            "Kittens can purr when they are only a few days old.",
+            "newborn kitten purring",
+            "city traffic at night",
+        ),
+    ];
+    let embedder = embedder(None);
+    for (anchor, paraphrase, unrelated) in triples {
+        let v = embed(&embedder, &[anchor, paraphrase, unrelated]).await;
+        let (near, far) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
+        eprintln!("{near:.3} vs {far:.3}: {anchor}");
+        assert!(
+            near > far + 0.2,
+            "{anchor:?}: paraphrase {near}, unrelated {far}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn batch_results_equal_single_results() {
+    // More than one batch, lengths from 3 to ~40 tokens: padding must change nothing.
+    let owned = sentences(BATCH + 8);
+    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let embedder = embedder(None);
+    let batched = embed(&embedder, &texts).await;
+    let mut worst = 0f32;
+    for (text, from_batch) in texts.iter().zip(&batched) {
+        let single = embed(&embedder, &[text]).await;
+        worst = worst.max(max_abs_diff(&single[0], from_batch));
+    }
+    eprintln!("largest batch-vs-single difference: {worst:e}");
+    assert!(
+        worst < 1e-4,
+        "batch and single embeddings differ by {worst}"
+    );
+}
+
+#[tokio::test]
+async fn cache_returns_identical_vectors_without_the_model() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(data.path()).expect("store");
+    let texts = [
+        "A fox runs through the snow.",
+        "Bees visit the flowers.",
+        "A fox runs through the snow.",
+    ];
+
+    let first = embedder(Some(store.cache.clone()));
+    let computed = embed(&first, &texts).await;
+    assert_eq!(first.texts_embedded(), 2, "duplicates are embedded once");
+    assert_eq!(computed[0], computed[2]);
+
+    // A fresh instance (as after a restart) finds every vector in the cache.
+    let second = embedder(Some(store.cache.clone()));
+    let started = Instant::now();
+    let cached = embed(&second, &texts).await;
+    eprintln!("cached call: {:?}", started.elapsed());
+    assert_eq!(
+        second.texts_embedded(),
+        0,
+        "a cache hit must not run the model"
+    );
+    assert_eq!(cached, computed, "cached vectors must be bit-identical");
+
+    // Hits and one miss together: only the miss runs, and the order is the caller's.
+    let mixed = embed(
+        &second,
+        &[
+            "Bees visit the flowers.",
+            "Snow covers the mountain.",
+            texts[0],
+        ],
+    )
+    .await;
+    assert_eq!(second.texts_embedded(), 1);
+    assert_eq!((mixed[0], mixed[2]), (computed[1], computed[0]));
+    let fresh = embed(&embedder(None), &["Snow covers the mountain."]).await;
+    assert!(max_abs_diff(&mixed[1], &fresh[0]) < 1e-4);
+    assert_eq!(
+        store.cache.stats().expect("stats").kinds["embedding"].entries,
+        3
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_between_batches() {
+    let embedder = embedder(None);
+    embedder.warm_up().await.expect("warm up");
+    let owned = sentences(10 * BATCH);
+    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let err = embedder.embed(&texts, &cancel).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Cancelled), "{err}");
+    assert_eq!(embedder.texts_embedded(), 0);
+
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let err = embedder.embed(&texts, &cancel).await.unwrap_err();
+    eprintln!("cancelled after {:?}", started.elapsed());
+    assert!(matches!(err, ProviderError::Cancelled), "{err}");
+    assert!(embedder.texts_embedded() < texts.len() as u64);
+}
+
+#[tokio::test]
+async fn second_warm_up_reports_zero_ms() {
+    let embedder = embedder(None);
+    let first = embedder
+        .warm_up()
+        .await
+        .expect("warm up")
+        .expect("a local model");
+    eprintln!("first warm-up: {first:?}");
+    assert_eq!(first.model, ModelKind::MiniLm.label());
+    let again = embedder
+        .warm_up()
+        .await
+        .expect("warm up")
+        .expect("a local model");
+    assert_eq!(again.load_ms, 0);
+    // Loaded once per process: another instance on the same folder shares it.
+    let other = MiniLm::new(model_dir(), "cpu".into(), None);
+    assert_eq!(
+        other.warm_up().await.expect("warm up").map(|l| l.load_ms),
+        Some(0)
+    );
+    assert_eq!(embedder.name(), "minilm");
+}
