@@ -297,3 +297,30 @@ async fn a_text_file_is_refused_by_name() {
     assert!(err.to_string().contains("script-notes.txt"), "{err}");
     assert!(!err.is_transient());
 }
+
+#[tokio::test]
+#[ignore]
+async fn scratch_experiment() {
+    let (_dir, dir) = temp();
+    let wav = dir.join("fox.wav");
+    speak(FOX, &wav);
+    let pcm = reelforge::providers::stt::audio::decode_pcm(&wav, &CancellationToken::new()).await.unwrap();
+    reelforge::providers::stt::scratch::experiment(&default_models_dir().join("whisper-base"), &pcm);
+}
+
+#[tokio::test]
+#[ignore]
+async fn scratch_experiment2() {
+    let (_dir, dir) = temp();
+    let mut pcms = Vec::new();
+    for (i, args) in [vec![], vec!["-s", "150"], vec!["-s", "130"], vec!["-s", "140"], vec!["-s", "120"], vec!["-v", "en-us+f3"]].iter().enumerate() {
+        let wav = dir.join(format!("v{i}.wav"));
+        let mut cmd = std::process::Command::new("espeak-ng");
+        if !args.contains(&"-v") { cmd.args(["-v", "en-us"]); }
+        cmd.args(args).arg("-w").arg(&wav).arg(FOX);
+        assert!(cmd.status().unwrap().success());
+        let pcm = reelforge::providers::stt::audio::decode_pcm(&wav, &CancellationToken::new()).await.unwrap();
+        pcms.push((format!("{args:?}"), pcm));
+    }
+    reelforge::providers::stt::scratch::experiment2(&default_models_dir().join("whisper-base"), &pcms);
+}

@@ -223,6 +223,10 @@ pub struct SubtitleConfig {
     pub position: String,
     /// Longest subtitle line in characters before wrapping (10–80).
     pub max_line_chars: u32,
+    /// Highlight the word being spoken (needs word timings: Whisper or a recording).
+    pub word_highlight: bool,
+    /// "#RRGGBB" of the highlighted word.
+    pub highlight_color: String,
 }
 
 impl Default for SubtitleConfig {
@@ -236,6 +240,8 @@ impl Default for SubtitleConfig {
             outline: 3,
             position: "bottom".into(),
             max_line_chars: 28,
+            word_highlight: true,
+            highlight_color: "#FFD700".into(),
         }
     }
 }

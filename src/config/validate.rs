@@ -168,6 +168,7 @@ pub(super) fn validate_with(
     let subs = &cfg.subtitles;
     r.colour("subtitles.color", &subs.color)?;
     r.colour("subtitles.outline_color", &subs.outline_color)?;
+    r.colour("subtitles.highlight_color", &subs.highlight_color)?;
     r.one_of(
         "subtitles.position",
         &subs.position,

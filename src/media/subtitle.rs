@@ -2,8 +2,10 @@
 //! SRT/VTT sidecars and an ASS script for burning in (`format`).
 
 mod format;
+mod highlight;
 
 pub use format::{AssStyle, to_ass, to_srt, to_vtt};
+pub use highlight::{TimedWord, to_ass_highlighted};
 
 use crate::providers::tts::SpokenSentence;
 use serde::{Deserialize, Serialize};

@@ -6,7 +6,9 @@ use super::artifacts::{self, ScriptDoc, WordsDoc};
 use super::transcribe::{language, transcript_of};
 use crate::config::{Config, frame_size};
 use crate::fsutil::write_atomic;
-use crate::media::subtitle::{AssStyle, cues_from_sentences, to_ass, to_srt, to_vtt};
+use crate::media::subtitle::{
+    AssStyle, TimedWord, cues_from_sentences, to_ass, to_ass_highlighted, to_srt, to_vtt,
+};
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use crate::providers::stt::{SttProvider, align_to_script};
 use crate::providers::tts::Narration;
@@ -35,13 +37,33 @@ impl StageWork for SubtitlesStage {
             ))
         })?;
         let style = AssStyle::from_config(style_cfg, height);
+        let burned = match (&words, style_cfg.word_highlight) {
+            (Some(doc), true) => {
+                let timed: Vec<TimedWord> = doc
+                    .sentences
+                    .iter()
+                    .flatten()
+                    .map(|w| TimedWord {
+                        text: w.text.clone(),
+                        start: w.start,
+                        end: w.end,
+                    })
+                    .collect();
+                to_ass_highlighted(
+                    &cues,
+                    &timed,
+                    &style,
+                    &style_cfg.highlight_color,
+                    width,
+                    height,
+                )
+            }
+            _ => to_ass(&cues, &style, width, height),
+        };
         let files = [
             (artifacts::SUBTITLES_SRT, to_srt(&cues)),
             (artifacts::SUBTITLES_VTT, to_vtt(&cues)),
-            (
-                artifacts::SUBTITLES_ASS,
-                to_ass(&cues, &style, width, height),
-            ),
+            (artifacts::SUBTITLES_ASS, burned),
         ];
         for (name, text) in &files {
             write_atomic(&ctx.path(name), text.as_bytes()).map_err(|e| {

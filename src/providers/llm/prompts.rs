@@ -123,6 +123,7 @@ mod tests {
             paragraphs: 40,
             extra_requirements: "Mention whiskers.".into(),
             system_prompt: "You are a pirate narrator.".into(),
+            sentences: 0,
         };
         let r = script_request("cats", &c, 0.2);
         assert_eq!(r.system, "You are a pirate narrator.");

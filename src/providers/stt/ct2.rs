@@ -30,6 +30,8 @@ pub fn load(path: &Path, suppress_tokens: Vec<u32>) -> Result<Ct2Weights, Provid
 }
 
 fn corrupt(path: &Path, why: &str) -> ProviderError {
+    // First line only: candle errors carry a backtrace when RUST_BACKTRACE is set.
+    let why = why.lines().next().unwrap_or_default();
     ProviderError::Invalid {
         provider: PROVIDER.into(),
         message: format!(

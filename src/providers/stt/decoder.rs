@@ -127,10 +127,6 @@ impl Decoder {
         })
     }
 
-    pub fn layers(&self) -> usize {
-        self.blocks.len()
-    }
-
     /// The longest token sequence the positional table covers (448 for Whisper).
     pub fn max_len(&self) -> usize {
         self.positions.dim(0).unwrap_or(0)

@@ -80,8 +80,19 @@ pub struct LogMel {
 
 impl LogMel {
     /// The 3000-frame window starting at `seek`, shaped `[1, n_mels, 3000]` for the encoder.
+    /// Frames past the end of the audio are zeros, as openai-whisper's `transcribe` pads
+    /// (`pad_or_trim` on the mel segment), rather than the log-mel of silence.
     pub fn window(&self, seek: usize) -> Result<Tensor> {
-        self.mel.narrow(1, seek, WINDOW_FRAMES)?.unsqueeze(0)
+        let audio = WINDOW_FRAMES.min(self.content_frames.saturating_sub(seek));
+        let window = self.mel.narrow(1, seek, audio)?;
+        let window = if audio < WINDOW_FRAMES {
+            let (n_mels, device) = (self.mel.dim(0)?, self.mel.device());
+            let pad = Tensor::zeros((n_mels, WINDOW_FRAMES - audio), self.mel.dtype(), device)?;
+            Tensor::cat(&[&window, &pad], 1)?
+        } else {
+            window
+        };
+        window.unsqueeze(0)
     }
 }
 

@@ -15,6 +15,8 @@ mod model;
 mod timestamps;
 pub mod whisper;
 mod words;
+#[doc(hidden)]
+pub mod scratch;
 
 pub use align::align_to_script;
 pub use whisper::WhisperStt;
@@ -73,11 +75,13 @@ pub trait SttProvider: Send + Sync {
 pub(crate) const PROVIDER: &str = "whisper";
 
 /// Wraps a candle error met while running the model: a bug or a broken model, never the
-/// user's input, so it is not worth retrying.
+/// user's input, so it is not worth retrying. Only the first line is kept: candle appends a
+/// backtrace when RUST_BACKTRACE is set, which does not belong in a status line.
 pub(crate) fn model_error(context: &str, err: impl std::fmt::Display) -> ProviderError {
+    let text = err.to_string();
     ProviderError::Invalid {
         provider: PROVIDER.into(),
-        message: format!("{context}: {err}"),
+        message: format!("{context}: {}", text.lines().next().unwrap_or_default()),
     }
 }
 

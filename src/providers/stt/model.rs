@@ -163,6 +163,8 @@ fn special_tokens(tokenizer: &Tokenizer) -> Result<SpecialTokens, String> {
 }
 
 fn corrupt(path: &Path, why: &str) -> ProviderError {
+    // First line only: candle errors carry a backtrace when RUST_BACKTRACE is set.
+    let why = why.lines().next().unwrap_or_default();
     ProviderError::Invalid {
         provider: PROVIDER.into(),
         message: format!(

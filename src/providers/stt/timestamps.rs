@@ -105,7 +105,8 @@ fn attention(
     let (hidden, scores) = d.forward(tokens, &mut state, true)?;
     let logits = d
         .logits(&hidden.narrow(1, first, text_tokens.len())?)?
-        .narrow(1, 0, model.tokens.eot as usize)?;
+        .narrow(1, 0, model.tokens.eot as usize)?
+        .contiguous()?;
     let probs: Vec<Vec<f32>> = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2()?;
     let token_probs = text_tokens
         .iter()

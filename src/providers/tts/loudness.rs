@@ -189,6 +189,7 @@ pub fn normalize(
         limit(samples, sample_rate, ceiling);
         final_lufs = integrated_loudness(samples, sample_rate);
         let Some(now) = final_lufs else { break };
+        eprintln!("DEBUG round gain {gain_db:.2} -> {now:.3}");
         if (goal - now).abs() < 0.05 {
             break;
         }
