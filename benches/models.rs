@@ -7,7 +7,13 @@
 //! measures the GPU in a `--features cuda` build.
 
 use reelforge::providers::embed::{BATCH, Embedder, MiniLm};
-use reelforge::providers::models::{FETCH_COMMAND, ModelKind, default_models_dir};
+use reelforge::providers::llm::local::LocalLlm;
+use reelforge::providers::llm::{ChatRequest, LlmProvider};
+use reelforge::providers::models::{FETCH_COMMAND, Loaded, ModelKind, default_models_dir};
+use reelforge::providers::stt::SttProvider;
+use reelforge::providers::stt::whisper::WhisperStt;
+use reelforge::providers::tts::TtsProvider;
+use reelforge::providers::tts::piper::PiperVoice;
 use reelforge::store::Store;
 use std::path::Path;
 use std::time::Instant;
@@ -39,12 +45,22 @@ fn main() {
     let device = std::env::var("REELFORGE_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     println!("models: {} (device {device})", models.display());
 
-    // One section per local model, each measured in this same process; add the LLM
-    // (tokens/s), Piper (real-time factor) and Whisper (real-time factor) sections here.
-    let sections: Vec<(ModelKind, Section)> = vec![(
-        ModelKind::MiniLm,
-        runtime.block_on(minilm(&models.join(ModelKind::MiniLm.folder()), &device)),
-    )];
+    // One section per local model, all measured in this same process, so the peak RSS at
+    // the end is that of all four loaded together.
+    let narration = tempfile::tempdir().expect("temp dir");
+    let wav = narration.path().join("narration.wav");
+    let sections: Vec<(ModelKind, Section)> = vec![
+        (ModelKind::Llm, runtime.block_on(llm(&models, &device))),
+        (ModelKind::Piper, runtime.block_on(piper(&models, &wav))),
+        (
+            ModelKind::Whisper,
+            runtime.block_on(whisper(&models, &device, &wav)),
+        ),
+        (
+            ModelKind::MiniLm,
+            runtime.block_on(minilm(&models.join(ModelKind::MiniLm.folder()), &device)),
+        ),
+    ];
 
     let mut rows = Vec::new();
     let mut failed = false;
@@ -63,6 +79,141 @@ fn main() {
         eprintln!("some models could not be measured; install them with {FETCH_COMMAND}");
         std::process::exit(1);
     }
+}
+
+fn cost(e: reelforge::providers::ProviderError) -> String {
+    e.to_string()
+}
+
+/// The second task of a process asks for the model again: it must cost nothing.
+fn second_load(loaded: Option<Loaded>) -> String {
+    format!("{} ms", loaded.map_or(0, |l| l.load_ms))
+}
+
+/// The embedded LLM: load, time to the first token (prompt processing), generation speed.
+async fn llm(models: &Path, device: &str) -> Section {
+    const MODEL: &str = "smollm2";
+    let gguf = models
+        .join(ModelKind::Llm.folder())
+        .join(ModelKind::Llm.key_files()[0]);
+    let llm = LocalLlm::new(gguf, device.to_string(), 0.9);
+    let load_ms = llm.warm_up().await.map_err(cost)?.map_or(0, |l| l.load_ms);
+    let request = ChatRequest {
+        system: "You write short, factual video narrations.".into(),
+        user: "Write six short sentences about why cats purr.".into(),
+        temperature: 0.7,
+        max_tokens: Some(128),
+        seed: Some(7),
+    };
+    let first_token = std::sync::Mutex::new(None::<Instant>);
+    let tokens = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let on_token = |n: usize| {
+        tokens.store(n, std::sync::atomic::Ordering::Relaxed);
+        let mut first = first_token.lock().expect("bench mutex");
+        first.get_or_insert_with(Instant::now);
+    };
+    llm.complete(&request, &CancellationToken::new(), &on_token)
+        .await
+        .map_err(cost)?;
+    let done = Instant::now();
+    let generated = tokens.load(std::sync::atomic::Ordering::Relaxed);
+    let first = first_token
+        .lock()
+        .expect("bench mutex")
+        .ok_or("the model produced no token")?;
+    let prompt_chars = request.system.len() + request.user.len();
+    let generation = (generated.saturating_sub(1)) as f64 / (done - first).as_secs_f64();
+    Ok(vec![
+        Row::new(MODEL, "load", format!("{load_ms} ms")),
+        Row::new(
+            MODEL,
+            "load again (second task)",
+            second_load(llm.warm_up().await.map_err(cost)?),
+        ),
+        Row::new(
+            MODEL,
+            format!("prompt processing (~{} tokens)", prompt_chars / 4 + 20),
+            format!(
+                "{:.0} ms to first token, ~{:.0} tokens/s",
+                (first - started).as_secs_f64() * 1000.0,
+                (prompt_chars / 4 + 20) as f64 / (first - started).as_secs_f64()
+            ),
+        ),
+        Row::new(
+            MODEL,
+            format!("generation ({generated} tokens)"),
+            format!("{generation:.1} tokens/s"),
+        ),
+    ])
+}
+
+/// Piper: load and real-time factor (synthesis time / audio length); writes the narration
+/// the Whisper section transcribes.
+async fn piper(models: &Path, wav: &Path) -> Section {
+    const MODEL: &str = "piper";
+    let onnx = models
+        .join(ModelKind::Piper.folder())
+        .join(ModelKind::Piper.key_files()[0]);
+    let voice = PiperVoice::new(onnx, "en-us".into(), 1.0, 1.0, 250, -14.0);
+    let load_ms = voice
+        .warm_up()
+        .await
+        .map_err(cost)?
+        .map_or(0, |l| l.load_ms);
+    let script: Vec<String> = sentences(6);
+    let started = Instant::now();
+    let narration = voice
+        .synthesize(&script, wav, &CancellationToken::new(), &|_| {})
+        .await
+        .map_err(cost)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(vec![
+        Row::new(MODEL, "load", format!("{load_ms} ms")),
+        Row::new(
+            MODEL,
+            "load again (second task)",
+            second_load(voice.warm_up().await.map_err(cost)?),
+        ),
+        Row::new(
+            MODEL,
+            format!("real-time factor ({:.1} s of speech)", narration.duration),
+            format!("{:.3} (target ≤ 0.3)", elapsed / narration.duration),
+        ),
+    ])
+}
+
+/// Whisper: load and real-time factor on the Piper narration, word timestamps included.
+async fn whisper(models: &Path, device: &str, wav: &Path) -> Section {
+    const MODEL: &str = "whisper-base";
+    let stt = WhisperStt::new(models.join(ModelKind::Whisper.folder()), device.to_string());
+    let load_ms = stt.warm_up().await.map_err(cost)?.map_or(0, |l| l.load_ms);
+    let duration = {
+        let reader = hound::WavReader::open(wav).map_err(|e| e.to_string())?;
+        f64::from(reader.duration()) / f64::from(reader.spec().sample_rate)
+    };
+    let started = Instant::now();
+    let transcript = stt
+        .transcribe(wav, Some("en"), &CancellationToken::new(), &|_| {})
+        .await
+        .map_err(cost)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(vec![
+        Row::new(MODEL, "load", format!("{load_ms} ms")),
+        Row::new(
+            MODEL,
+            "load again (second task)",
+            second_load(stt.warm_up().await.map_err(cost)?),
+        ),
+        Row::new(
+            MODEL,
+            format!(
+                "real-time factor ({duration:.1} s, {} words timed)",
+                transcript.words.len()
+            ),
+            format!("{:.3} (target ≤ 0.25)", elapsed / duration),
+        ),
+    ])
 }
 
 /// MiniLM: load time, then sentences per second one at a time and in full batches (the
@@ -221,12 +372,4 @@ fn print_table(rows: &[Row]) {
     for row in rows {
         println!("{:<m$}  {:<k$}  {}", row.model, row.metric, row.value);
     }
-}
-
-/// Until Cargo.toml declares this bench with `harness = false`, cargo builds it with the test
-/// harness, which never calls `main`; this test runs it then (`cargo test --bench models`).
-#[cfg(test)]
-#[test]
-fn models_bench() {
-    main()
 }

@@ -22,10 +22,14 @@ fn reelforge(data: &Path) -> Command {
     cmd.env("XDG_CONFIG_HOME", data.join("no-config"));
     cmd.env_remove("OPENAI_API_KEY");
     for (key, _) in std::env::vars() {
-        if key.starts_with("REELFORGE_") {
+        if key.starts_with("REELFORGE_") && key != "REELFORGE_MODELS_DIR" {
             cmd.env_remove(key);
         }
     }
+    // The fast engines by default; the local-model test below turns the models on.
+    cmd.env("REELFORGE_LLM_PROVIDER", "none")
+        .env("REELFORGE_VOICE_PROVIDER", "espeak")
+        .env("REELFORGE_STT_PROVIDER", "none");
     cmd
 }
 
@@ -224,7 +228,8 @@ fn killed_mid_task_then_resumed_without_redoing_finished_stages() {
     let tmp = tempfile::tempdir().unwrap();
     let (base_url, llm, _server) = start_llm_server();
     let with_llm = |cmd: &mut Command| {
-        cmd.env("REELFORGE_LLM_BASE_URL", &base_url)
+        cmd.env("REELFORGE_LLM_PROVIDER", "openai")
+            .env("REELFORGE_LLM_BASE_URL", &base_url)
             .env("REELFORGE_LLM_MODEL", "test-model")
             .env("REELFORGE_LLM_STREAM", "false")
             .env("OPENAI_API_KEY", SECRET);
@@ -484,6 +489,7 @@ fn llm_replies_are_cached_and_a_hit_is_an_event() {
     llm.terms_calls.store(1, Ordering::SeqCst);
     let run = || {
         let output = reelforge(tmp.path())
+            .env("REELFORGE_LLM_PROVIDER", "openai")
             .env("REELFORGE_LLM_BASE_URL", &base_url)
             .env("REELFORGE_LLM_MODEL", "test-model")
             .env("REELFORGE_LLM_STREAM", "false")
@@ -518,4 +524,52 @@ fn llm_replies_are_cached_and_a_hit_is_an_event() {
         "{}",
         text(&stats)
     );
+}
+
+/// The default engines with no key and no network: the embedded LLM writes the script,
+/// Piper reads it, Whisper times every word for the highlighted subtitles.
+#[test]
+fn make_with_the_local_models_needs_no_key_and_no_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = reelforge(tmp.path())
+        .env("REELFORGE_LLM_PROVIDER", "auto")
+        .env("REELFORGE_VOICE_PROVIDER", "piper")
+        .env("REELFORGE_STT_PROVIDER", "whisper")
+        .env("REELFORGE_SCRIPT_SENTENCES", "3")
+        .args(["make", "Why do cats purr?", "--aspect", "1:1", "--json"])
+        .output()
+        .unwrap();
+    let log = text(&output);
+    assert!(
+        output.status.success(),
+        "{log}\n(models missing? run {})",
+        "./scripts/fetch-models.sh"
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let loaded: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "model_ready")
+        .map(|e| e["model"].as_str().unwrap())
+        .collect();
+    for model in ["SmolLM2", "Piper", "whisper"] {
+        assert!(
+            loaded.iter().any(|m| m.to_lowercase().contains(&model.to_lowercase())),
+            "{model} was not used: {loaded:?}"
+        );
+    }
+    let task_dir = only_task_dir(tmp.path());
+    let script: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(task_dir.join("script.json")).unwrap()).unwrap();
+    assert_eq!(script["origin"], "llm");
+    let words: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(task_dir.join("words.json")).unwrap()).unwrap();
+    assert!(words["sentences"].as_array().unwrap().len() >= 2);
+    let ass = std::fs::read_to_string(task_dir.join("subtitles.ass")).unwrap();
+    assert!(ass.contains("\\c&H"), "the spoken word is highlighted: {ass}");
+    let probe = ffprobe(&task_dir.join("final.mp4"));
+    assert_eq!((probe.width, probe.height), (1080, 1080));
+    assert_eq!((probe.video_streams, probe.audio_streams), (1, 1));
 }

@@ -146,6 +146,45 @@ async fn paraphrases_rank_above_unrelated_sentences() {
 }
 
 #[tokio::test]
+async fn picks_the_matching_clip_title_for_each_sentence() {
+    // The select stage's question: which stock clip fits this narration sentence?
+    let clips = [
+        "tabby cat asleep on a sofa",
+        "stock exchange trading screens",
+        "chef stirring pasta in a pan",
+        "ocean waves hitting rocks",
+        "cyclist on a busy city street",
+        "rocket launch at sunrise",
+    ];
+    let narration = [
+        "Many cats spend most of the afternoon dozing on the couch.",
+        "Investors panicked as share prices tumbled.",
+        "Fresh noodles only need a few minutes in boiling water.",
+        "The sea has carved these cliffs for millions of years.",
+        "More people now commute to work by bike.",
+        "The spacecraft lifted off just as the sun came up.",
+    ];
+    let embedder = embedder(None);
+    let clip_vectors = embed(&embedder, &clips).await;
+    let sentence_vectors = embed(&embedder, &narration).await;
+    for (i, sentence) in sentence_vectors.iter().enumerate() {
+        let scores: Vec<f32> = clip_vectors.iter().map(|c| cosine(sentence, c)).collect();
+        let best = (0..clips.len())
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .expect("clips");
+        eprintln!(
+            "{:.3} {:?} -> {:?}",
+            scores[best], narration[i], clips[best]
+        );
+        assert_eq!(
+            best, i,
+            "{:?} matched {:?}: {scores:?}",
+            narration[i], clips[best]
+        );
+    }
+}
+
+#[tokio::test]
 async fn batch_results_equal_single_results() {
     // More than one batch, lengths from 3 to ~40 tokens: padding must change nothing.
     let owned = sentences(BATCH + 8);

@@ -15,8 +15,8 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Texts per forward pass: large enough to keep the matrix kernels busy, small enough that a
-/// cancel is noticed within a fraction of a second.
+/// Texts per forward pass: large enough to keep the matrix kernels busy, small enough that
+/// a cancelled call leaves little work finishing in the background and memory stays flat.
 pub const BATCH: usize = 32;
 
 const PROVIDER: &str = "minilm";
@@ -48,9 +48,9 @@ pub struct MiniLm {
     texts_embedded: AtomicU64,
 }
 
-/// Texts of one call that missed the cache; duplicates share one entry.
-struct Pending<'a> {
-    text: &'a str,
+/// One distinct text of a call, with every position it fills in the reply.
+struct Pending {
+    text: String,
     positions: Vec<usize>,
     key: Option<CacheKey>,
 }
@@ -86,19 +86,40 @@ impl MiniLm {
             return Ok(id.clone());
         }
         let dir = self.model_dir.clone();
-        let id = tokio::task::spawn_blocking(move || fingerprint(&dir))
-            .await
-            .map_err(|e| unavailable(ModelKind::MiniLm, &format!("fingerprint crashed: {e}")))??;
+        let id = blocking(move || fingerprint(&dir)).await?;
         Ok(self.model_id.get_or_init(|| id).clone())
     }
 
-    fn store(&self, key: &CacheKey, vector: &Embedding, cost_ms: u64) {
-        if let Some(cache) = &self.cache
-            && let Err(e) = cache.put(key, &to_bytes(vector), cost_ms)
-        {
-            // A full disk must not fail the stage: the vector is still returned.
-            tracing::warn!(error = %e, "cannot cache an embedding");
+    /// Splits `unique` into cache hits (written into `out`) and the texts still to embed, each
+    /// given its cache key.
+    async fn take_hits(
+        &self,
+        unique: Vec<Pending>,
+        out: &mut [Option<Embedding>],
+    ) -> Result<Vec<Pending>, ProviderError> {
+        let Some(cache) = self.cache.clone() else {
+            return Ok(unique);
+        };
+        let id = self.model_id().await?;
+        // sled reads and decoding stay off the async workers: a script has hundreds of texts.
+        let looked_up = blocking(move || {
+            let found = unique.into_iter().map(|mut item| {
+                let key = CacheKey::new(CACHE_KIND, PROVIDER, &id, &item.text);
+                let hit = cache.get(&key).and_then(|value| from_bytes(&value.bytes));
+                item.key = Some(key);
+                (item, hit)
+            });
+            Ok(found.collect::<Vec<_>>())
+        })
+        .await?;
+        let mut misses = Vec::new();
+        for (item, hit) in looked_up {
+            match hit {
+                Some(vector) => item.positions.iter().for_each(|&p| out[p] = Some(vector)),
+                None => misses.push(item),
+            }
         }
+        Ok(misses)
     }
 }
 
@@ -124,82 +145,52 @@ impl Embedder for MiniLm {
         if cancel.is_cancelled() {
             return Err(ProviderError::Cancelled);
         }
-        let model_id = match &self.cache {
-            Some(_) => Some(self.model_id().await?),
-            None => None,
-        };
-
-        let mut out: Vec<Option<Embedding>> = vec![None; texts.len()];
-        let mut pending: Vec<Pending> = Vec::new();
+        // A script repeats itself ("Subscribe!"): each distinct text is looked up and run once.
+        let mut unique: Vec<Pending> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for (position, &text) in texts.iter().enumerate() {
-            if let Some(&slot) = index.get(text) {
-                pending[slot].positions.push(position);
-                continue;
-            }
-            let key = model_id
-                .as_deref()
-                .map(|id| CacheKey::new(CACHE_KIND, PROVIDER, id, &text));
-            let hit = key
-                .as_ref()
-                .zip(self.cache.as_ref())
-                .and_then(|(key, cache)| cache.get(key))
-                .and_then(|value| from_bytes(&value.bytes));
-            if let Some(vector) = hit {
-                out[position] = Some(vector);
-                continue;
-            }
-            index.insert(text, pending.len());
-            pending.push(Pending {
-                text,
-                positions: vec![position],
-                key,
+            let slot = *index.entry(text).or_insert_with(|| {
+                unique.push(Pending {
+                    text: text.to_string(),
+                    positions: Vec::new(),
+                    key: None,
+                });
+                unique.len() - 1
             });
+            unique[slot].positions.push(position);
         }
-        let hits = texts.len() - pending.iter().map(|p| p.positions.len()).sum::<usize>();
+        let distinct = unique.len();
+        let mut out: Vec<Option<Embedding>> = vec![None; texts.len()];
+        let mut pending = self.take_hits(unique, &mut out).await?;
+        let computed = pending.len();
 
         if !pending.is_empty() {
             let (engine, _) = self.engine().await?;
             // Similar lengths in one batch waste less work on padding.
             pending.sort_by_key(|p| p.text.len());
-            for chunk in pending.chunks(BATCH) {
+            let mut pending = pending.into_iter().peekable();
+            while pending.peek().is_some() {
                 if cancel.is_cancelled() {
                     return Err(ProviderError::Cancelled);
                 }
-                let batch: Vec<String> = chunk.iter().map(|p| p.text.to_string()).collect();
-                let engine = engine.clone();
-                let started = Instant::now();
-                let job = tokio::task::spawn_blocking(move || {
-                    let texts: Vec<&str> = batch.iter().map(String::as_str).collect();
-                    engine.embed(&texts)
+                let batch: Vec<Pending> = pending.by_ref().take(BATCH).collect();
+                let job = blocking({
+                    let (engine, cache) = (engine.clone(), self.cache.clone());
+                    move || run_batch(&engine, cache.as_ref(), batch)
                 });
-                let vectors = tokio::select! {
-                    // The batch in flight finishes in the background; its result is dropped.
+                let (batch, vectors) = tokio::select! {
+                    // The batch in flight still finishes (and is cached) in the background.
                     _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
-                    joined = job => joined.map_err(|e| ProviderError::Invalid {
-                        provider: ModelKind::MiniLm.label().into(),
-                        message: format!("embedding thread crashed: {e}"),
-                    })??,
+                    done = job => done?,
                 };
-                let cost_ms = started.elapsed().as_millis() as u64 / chunk.len() as u64;
                 self.texts_embedded
-                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                for (item, vector) in chunk.iter().zip(vectors) {
-                    for &position in &item.positions {
-                        out[position] = Some(vector);
-                    }
-                    if let Some(key) = &item.key {
-                        self.store(key, &vector, cost_ms);
-                    }
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                for (item, vector) in batch.iter().zip(vectors) {
+                    item.positions.iter().for_each(|&p| out[p] = Some(vector));
                 }
             }
         }
-        tracing::debug!(
-            texts = texts.len(),
-            hits,
-            computed = pending.len(),
-            "embedded"
-        );
+        tracing::debug!(texts = texts.len(), distinct, computed, "embedded");
         out.into_iter()
             .map(|v| {
                 v.ok_or_else(|| ProviderError::Invalid {
@@ -209,6 +200,41 @@ impl Embedder for MiniLm {
             })
             .collect()
     }
+}
+
+/// One forward pass, then each vector cached with its share of the batch's time (what a later
+/// hit saves). Returns the batch so its positions can be filled.
+fn run_batch(
+    engine: &Engine,
+    cache: Option<&Cache>,
+    batch: Vec<Pending>,
+) -> Result<(Vec<Pending>, Vec<Embedding>), ProviderError> {
+    let started = Instant::now();
+    let texts: Vec<&str> = batch.iter().map(|p| p.text.as_str()).collect();
+    let vectors = engine.embed(&texts)?;
+    let cost_ms = started.elapsed().as_millis() as u64 / batch.len().max(1) as u64;
+    if let Some(cache) = cache {
+        for (item, vector) in batch.iter().zip(&vectors) {
+            let Some(key) = &item.key else { continue };
+            if let Err(e) = cache.put(key, &to_bytes(vector), cost_ms) {
+                // A full disk must not fail the stage: the vector is still returned.
+                tracing::warn!(error = %e, "cannot cache an embedding");
+            }
+        }
+    }
+    Ok((batch, vectors))
+}
+
+/// Runs blocking work (model, files, sled) on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ProviderError> + Send + 'static,
+) -> Result<T, ProviderError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ProviderError::Invalid {
+            provider: ModelKind::MiniLm.label().into(),
+            message: format!("embedding thread crashed: {e}"),
+        })?
 }
 
 /// Bytes sampled from each end and the middle of the weights for the fingerprint.
@@ -325,8 +351,9 @@ mod tests {
         let (mut a, mut b) = ([0.0; super::super::DIM], [0.0; super::super::DIM]);
         (a[0], b[1]) = (1.0, 1.0);
         let key = |text: &str| CacheKey::new(CACHE_KIND, PROVIDER, &id, &text);
-        embedder.store(&key("a"), &a, 5);
-        embedder.store(&key("b"), &b, 5);
+        let cache = embedder.cache.as_ref().unwrap();
+        cache.put(&key("a"), &to_bytes(&a), 5).unwrap();
+        cache.put(&key("b"), &to_bytes(&b), 5).unwrap();
 
         let got = embedder
             .embed(&["b", "a", "b"], &CancellationToken::new())

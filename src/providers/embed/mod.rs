@@ -21,8 +21,11 @@ pub type Embedding = [f32; DIM];
 pub trait Embedder: Send + Sync {
     /// Short provider name used in messages and cache keys, e.g. "minilm".
     fn name(&self) -> &str;
-    /// Loads the model if it lives in this process; `load_ms` is 0 once it is loaded.
-    async fn warm_up(&self) -> Result<Option<Loaded>, ProviderError>;
+    /// Loads the model if it lives in this process (`None` for one that does not, such as a
+    /// test double); `load_ms` is 0 once it is loaded.
+    async fn warm_up(&self) -> Result<Option<Loaded>, ProviderError> {
+        Ok(None)
+    }
     /// One unit vector per text, in input order. Stops with [`ProviderError::Cancelled`]
     /// between batches once `cancel` fires.
     async fn embed(

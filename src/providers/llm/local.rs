@@ -4,6 +4,8 @@
 pub mod chat_template;
 pub mod engine;
 pub mod gguf_tokenizer;
+pub mod prompts;
+mod requant;
 mod spm;
 
 pub use engine::{GenerationStats, SUPPORTED};
@@ -137,8 +139,19 @@ fn load(path: &Path, device: &str) -> Result<Engine, ProviderError> {
 }
 
 /// A reply cut off by `max_tokens` ends at its last finished sentence or line, so no half
-/// sentence is read aloud or parsed as a search term.
+/// sentence is read aloud or parsed as a search term; a list number left alone on the last
+/// line ("5.") goes too.
 fn drop_unfinished_tail(text: &str) -> &str {
+    let mut text = cut_at_last_end(text);
+    while let Some((head, last)) = text.trim_end().rsplit_once('\n')
+        && !last.chars().any(char::is_alphabetic)
+    {
+        text = head.trim_end();
+    }
+    text
+}
+
+fn cut_at_last_end(text: &str) -> &str {
     let closers = ['"', '\'', '”', '’', ')'];
     let sentence_end = text
         .char_indices()
@@ -253,6 +266,7 @@ mod tests {
         assert_eq!(drop_unfinished_tail("cat purring\nsleeping kit"), "cat purring");
         assert_eq!(drop_unfinished_tail("no end at all"), "no end at all");
         assert_eq!(drop_unfinished_tail("3.5 kg"), "3.5 kg");
+        assert_eq!(drop_unfinished_tail("1. One.\n\n2. Two.\n\n3."), "1. One.\n\n2. Two.");
     }
 
     #[tokio::test]

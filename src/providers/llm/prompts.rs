@@ -1,10 +1,34 @@
 //! The two prompts reelforge sends: the narration script and the per-sentence search terms.
 //!
-//! Settings that vary per task (paragraph count, language, extra requirements) go in the user
-//! message, so they still apply when `script.system_prompt` replaces the built-in rules.
+//! Settings that vary per task (paragraph and sentence count, language, extra requirements) go
+//! in the user message, so they still apply when `script.system_prompt` replaces the built-in
+//! rules. The embedded model (provider name [`LOCAL_PROVIDER`]) gets its own few-shot prompts
+//! from `local::prompts`, re-exported here: a 135M model does not follow these rule lists.
 
 use super::ChatRequest;
 use crate::config::ScriptConfig;
+
+pub use super::local::prompts::{
+    LOCAL_MAX_TEMPERATURE, local_script_request, local_sentence_count, local_terms_request,
+    parse_term_lines,
+};
+
+/// `LlmProvider::name()` of the embedded model, whose prompts differ.
+pub const LOCAL_PROVIDER: &str = "local";
+
+/// The script request suited to `provider` (an `LlmProvider::name()`).
+pub fn script_request_for(
+    provider: &str,
+    subject: &str,
+    cfg: &ScriptConfig,
+    temperature: f64,
+) -> ChatRequest {
+    if provider == LOCAL_PROVIDER {
+        local_script_request(subject, cfg, temperature)
+    } else {
+        script_request(subject, cfg, temperature)
+    }
+}
 
 const SCRIPT_SYSTEM: &str = "\
 You write narration scripts for short videos. The text you return is read aloud by a voice \
@@ -46,10 +70,16 @@ pub fn script_request(subject: &str, cfg: &ScriptConfig, temperature: f64) -> Ch
         l => format!("Write it in {l}."),
     };
     let plural = if paragraphs == 1 { "" } else { "s" };
+    let length = match cfg.sentences {
+        0 => format!("in exactly {paragraphs} paragraph{plural}"),
+        n => format!(
+            "in exactly {n} sentences, {paragraphs} paragraph{plural} in all",
+            n = n.clamp(3, 30)
+        ),
+    };
     let mut user = format!(
         "Subject: {subject}\n\nWrite the narration script for a short video about this subject \
-         in exactly {paragraphs} paragraph{plural}. {language} Plain text only: no markdown, no \
-         title, no stage directions.",
+         {length}. {language} Plain text only: no markdown, no title, no stage directions.",
         subject = subject.trim(),
     );
     let extra = cfg.extra_requirements.trim();
@@ -111,7 +141,7 @@ mod tests {
         assert!(r.system.contains("welcome to this video"));
         assert!(r.system.contains("No stage directions"));
         assert!(r.user.contains("Why do cats purr?"));
-        assert!(r.user.contains("exactly 1 paragraph."));
+        assert!(r.user.contains("exactly 6 sentences, 1 paragraph in all."));
         assert!(r.user.contains("same language as the subject"));
         assert_eq!(r.temperature, 0.7);
     }
@@ -133,11 +163,21 @@ mod tests {
         let auto = ScriptConfig {
             language: "AUTO".into(),
             paragraphs: 0,
+            sentences: 50,
             ..cfg()
         };
         let r = script_request("cats", &auto, 0.2);
-        assert!(r.user.contains("same language") && r.user.contains("exactly 1 paragraph"));
+        assert!(r.user.contains("same language"));
+        assert!(r.user.contains("exactly 30 sentences, 1 paragraph in all"));
         assert_eq!(r.system, SCRIPT_SYSTEM);
+    }
+
+    #[test]
+    fn the_local_provider_gets_its_own_prompt() {
+        let local = script_request_for(LOCAL_PROVIDER, "cats", &cfg(), 0.7);
+        assert_eq!(local, local_script_request("cats", &cfg(), 0.7));
+        let remote = script_request_for("openai-compatible", "cats", &cfg(), 0.7);
+        assert_eq!(remote, script_request("cats", &cfg(), 0.7));
     }
 
     #[test]

@@ -66,8 +66,7 @@ pub fn check_script(subject: &str, sentences: &[String], wanted: usize) -> Resul
         if let Some(phrase) = META.iter().find(|m| lower.contains(*m)).or(opening) {
             return at(&format!("talks about the task ({phrase:?})"));
         }
-        let key: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
-        if !seen.insert(key) {
+        if !seen.insert(normalized(s)) {
             return at("repeats an earlier sentence");
         }
     }
@@ -120,13 +119,24 @@ pub fn check_terms(terms: &[Vec<String>], sentences: usize) -> Result<(), String
     Ok(())
 }
 
-/// The first `wanted` sentences when the model wrote more (0 = keep all): a small model's
-/// extra sentences trail off, so the opening ones are the ones to keep.
-pub fn fit_sentence_count(mut sentences: Vec<String>, wanted: usize) -> Vec<String> {
+/// The script cut to the asked count: sentences that repeat an earlier one are dropped (a
+/// small model restates its first fact at the end), then the first `wanted` kept (0 = all),
+/// as a small model's extra sentences trail off.
+pub fn fit_sentence_count(sentences: Vec<String>, wanted: usize) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut kept: Vec<String> = sentences
+        .into_iter()
+        .filter(|s| seen.insert(normalized(s)))
+        .collect();
     if wanted > 0 {
-        sentences.truncate(wanted);
+        kept.truncate(wanted);
     }
-    sentences
+    kept
+}
+
+/// Lowercase letters and digits only: "Cats purr." and "cats purr!" are the same sentence.
+fn normalized(s: &str) -> String {
+    s.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
 /// Words as a listener counts them; scripts without spaces (Chinese, Japanese) count about
@@ -247,7 +257,7 @@ mod tests {
         assert!(check_script("cats", &v, 6).unwrap_err().contains("repeats"));
         v[2] = "Short.".into();
         assert!(check_script("cats", &v, 6).unwrap_err().contains("1 words"));
-        v[2] = "word ".repeat(41) + ".";
+        v[2] = vec!["word"; 41].join(" ") + ".";
         assert!(check_script("cats", &v, 6).unwrap_err().contains("41 words"));
     }
 
@@ -277,7 +287,7 @@ mod tests {
         let empty = vec![vec!["cat".to_string()], vec![]];
         assert!(check_terms(&empty, 2).unwrap_err().contains("sentence 2"));
         let long = vec![vec!["a very long search term here".to_string()]];
-        assert!(check_terms(&long, 1).unwrap_err().contains("5 words"));
+        assert!(check_terms(&long, 1).unwrap_err().contains("6 words"));
         for bad in ["猫", "café", "123", "cat: purring"] {
             let v = vec![vec![bad.to_string()]];
             assert!(check_terms(&v, 1).is_err(), "{bad}");
@@ -285,10 +295,12 @@ mod tests {
     }
 
     #[test]
-    fn fitting_drops_trailing_extras_only() {
+    fn fitting_drops_repeats_and_trailing_extras() {
         let v = s(&["a", "b", "c", "d"]);
         assert_eq!(fit_sentence_count(v.clone(), 3), s(&["a", "b", "c"]));
         assert_eq!(fit_sentence_count(v.clone(), 6), v);
         assert_eq!(fit_sentence_count(v.clone(), 0), v);
+        let repeats = s(&["Cats purr.", "b", "cats purr!", "c", "d"]);
+        assert_eq!(fit_sentence_count(repeats, 3), s(&["Cats purr.", "b", "c"]));
     }
 }

@@ -223,7 +223,9 @@ mod tests {
     }
 
     fn owned(list: &[(&str, f64, f64)]) -> Vec<(String, f64, f64)> {
-        list.iter().map(|&(t, s, e)| (t.to_string(), s, e)).collect()
+        list.iter()
+            .map(|&(t, s, e)| (t.to_string(), s, e))
+            .collect()
     }
 
     #[test]
@@ -241,7 +243,10 @@ mod tests {
             times(&out[0]),
             owned(&[("Hello,", 0.0, 0.4), ("world!", 0.4, 0.9)])
         );
-        assert_eq!(times(&out[1]), owned(&[("It's", 1.5, 1.7), ("42.", 1.7, 2.2)]));
+        assert_eq!(
+            times(&out[1]),
+            owned(&[("It's", 1.5, 1.7), ("42.", 1.7, 2.2)])
+        );
         assert!(out.iter().flatten().all(|w| w.probability == 1.0));
     }
 
@@ -290,7 +295,12 @@ mod tests {
         // "a" lends its second half, "d" its first half; "bb" and "cc" share the second.
         assert_eq!(
             times(&out[0]),
-            owned(&[("a", 0.0, 0.5), ("bb", 0.5, 1.0), ("cc", 1.0, 1.5), ("d", 1.5, 2.0)])
+            owned(&[
+                ("a", 0.0, 0.5),
+                ("bb", 0.5, 1.0),
+                ("cc", 1.0, 1.5),
+                ("d", 1.5, 2.0)
+            ])
         );
     }
 
@@ -304,7 +314,10 @@ mod tests {
             ("yeah", 1.2, 1.5),
         ]);
         let out = align_to_script(&words, &["The fox.".to_string()]);
-        assert_eq!(times(&out[0]), owned(&[("The", 0.0, 0.2), ("fox.", 0.6, 1.0)]));
+        assert_eq!(
+            times(&out[0]),
+            owned(&[("The", 0.0, 0.2), ("fox.", 0.6, 1.0)])
+        );
     }
 
     #[test]

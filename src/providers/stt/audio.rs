@@ -12,9 +12,12 @@ use tokio_util::sync::CancellationToken;
 pub const SAMPLE_RATE: u32 = 16_000;
 
 /// Decodes `path` (wav, mp3, m4a, aac, flac, ogg, or the audio track of a video) to 16 kHz
-/// mono samples in [-1, 1]. Cancelling kills ffmpeg. Unreadable input gives a
+/// mono samples (ffmpeg's downmix; the log-mel front end is level-independent). Cancelling kills ffmpeg. Unreadable input gives a
 /// [`ProviderError::Media`] that names the file.
-pub async fn decode_pcm(path: &Path, cancel: &CancellationToken) -> Result<Vec<f32>, ProviderError> {
+pub async fn decode_pcm(
+    path: &Path,
+    cancel: &CancellationToken,
+) -> Result<Vec<f32>, ProviderError> {
     // Checked here so a typo reads as "no such file", not as an ffmpeg error dump.
     if !path.is_file() {
         return Err(media_error(path, "no such file"));
@@ -66,10 +69,10 @@ fn media_error(path: &Path, why: &str) -> ProviderError {
 mod tests {
     use super::*;
 
-    /// A 0.5 s 440 Hz tone at 44.1 kHz stereo, written with hound.
-    fn write_tone(path: &Path) {
+    /// A 0.5 s 440 Hz tone at 44.1 kHz, written with hound.
+    fn write_tone(path: &Path, channels: u16) {
         let spec = hound::WavSpec {
-            channels: 2,
+            channels,
             sample_rate: 44_100,
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
@@ -78,8 +81,9 @@ mod tests {
         for i in 0..22_050 {
             let t = i as f32 / 44_100.0;
             let v = (0.5 * (2.0 * std::f32::consts::PI * 440.0 * t).sin() * 32767.0) as i16;
-            w.write_sample(v).unwrap();
-            w.write_sample(v).unwrap();
+            for _ in 0..channels {
+                w.write_sample(v).unwrap();
+            }
         }
         w.finalize().unwrap();
     }
@@ -88,12 +92,40 @@ mod tests {
     async fn resamples_to_16k_mono() {
         let dir = tempfile::tempdir().unwrap();
         let wav = dir.path().join("tone.wav");
-        write_tone(&wav);
+        write_tone(&wav, 1);
         let pcm = decode_pcm(&wav, &CancellationToken::new()).await.unwrap();
         // 0.5 s at 16 kHz, give or take the resampler's edge.
         assert!((pcm.len() as i64 - 8000).abs() < 100, "{}", pcm.len());
         let peak = pcm.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!((peak - 0.5).abs() < 0.05, "peak {peak}");
+        // Stereo is downmixed (ffmpeg's matrix: ×0.707 per channel), same length.
+        write_tone(&wav, 2);
+        let stereo = decode_pcm(&wav, &CancellationToken::new()).await.unwrap();
+        assert_eq!(stereo.len(), pcm.len());
+        let peak = stereo.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.45 && peak < 0.75, "peak {peak}");
+    }
+
+    #[tokio::test]
+    async fn compressed_formats_decode_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("tone.wav");
+        write_tone(&wav, 2);
+        for ext in ["mp3", "flac", "ogg", "m4a"] {
+            let out = dir.path().join(format!("tone.{ext}"));
+            let status = std::process::Command::new("ffmpeg")
+                .args(["-nostdin", "-loglevel", "error", "-y", "-i"])
+                .arg(&wav)
+                .arg(&out)
+                .status()
+                .unwrap();
+            assert!(status.success(), "ffmpeg could not write {ext}");
+            let pcm = decode_pcm(&out, &CancellationToken::new()).await.unwrap();
+            // Encoders may pad a frame or two at either end.
+            assert!(pcm.len() > 7500 && pcm.len() < 9500, "{ext}: {}", pcm.len());
+            let peak = pcm.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(peak > 0.4, "{ext}: peak {peak}");
+        }
     }
 
     #[tokio::test]
@@ -112,14 +144,17 @@ mod tests {
         let err = decode_pcm(&missing, &CancellationToken::new())
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("missing.wav: no such file"), "{err}");
+        assert!(
+            err.to_string().contains("missing.wav: no such file"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn cancelled_before_start() {
         let dir = tempfile::tempdir().unwrap();
         let wav = dir.path().join("tone.wav");
-        write_tone(&wav);
+        write_tone(&wav, 1);
         let cancel = CancellationToken::new();
         cancel.cancel();
         let err = decode_pcm(&wav, &cancel).await.unwrap_err();

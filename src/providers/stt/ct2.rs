@@ -22,7 +22,8 @@ pub struct Ct2Weights {
 
 /// Parses `path`. Any format problem becomes "corrupt model, re-run the fetch script".
 pub fn load(path: &Path, suppress_tokens: Vec<u32>) -> Result<Ct2Weights, ProviderError> {
-    let file = std::fs::File::open(path).map_err(|e| corrupt(path, &format!("cannot open: {e}")))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| corrupt(path, &format!("cannot open: {e}")))?;
     let mut reader = Reader {
         inner: BufReader::with_capacity(1 << 20, file),
     };
@@ -96,7 +97,9 @@ fn parse<R: Read>(r: &mut Reader<R>, suppress_tokens: Vec<u32>) -> Result<Ct2Wei
     for _ in 0..n_vars {
         let name = r.string()?;
         let rank = r.u8()? as usize;
-        let dims = (0..rank).map(|_| r.u32().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
+        let dims = (0..rank)
+            .map(|_| r.u32().map(|d| d as usize))
+            .collect::<Result<Vec<_>, _>>()?;
         let dtype = r.u8()?;
         let nbytes = r.u32()? as usize;
         let data = r.bytes(nbytes)?;
@@ -162,11 +165,21 @@ fn rename(name: &str, t: Tensor) -> candle_core::Result<Vec<(String, Tensor)>> {
                     };
                     vec![(format!("{prefix}.{module}.{}", norm_param(p)), t)]
                 }
-                ["self_attention", "linear_0", p] => split(&t, &prefix, "self_attn", &["q_proj", "k_proj", "v_proj"], p)?,
-                ["self_attention", "linear_1", p] => vec![(format!("{prefix}.self_attn.out_proj.{p}"), t)],
-                ["attention", "linear_0", p] => vec![(format!("{prefix}.encoder_attn.q_proj.{p}"), t)],
-                ["attention", "linear_1", p] => split(&t, &prefix, "encoder_attn", &["k_proj", "v_proj"], p)?,
-                ["attention", "linear_2", p] => vec![(format!("{prefix}.encoder_attn.out_proj.{p}"), t)],
+                ["self_attention", "linear_0", p] => {
+                    split(&t, &prefix, "self_attn", &["q_proj", "k_proj", "v_proj"], p)?
+                }
+                ["self_attention", "linear_1", p] => {
+                    vec![(format!("{prefix}.self_attn.out_proj.{p}"), t)]
+                }
+                ["attention", "linear_0", p] => {
+                    vec![(format!("{prefix}.encoder_attn.q_proj.{p}"), t)]
+                }
+                ["attention", "linear_1", p] => {
+                    split(&t, &prefix, "encoder_attn", &["k_proj", "v_proj"], p)?
+                }
+                ["attention", "linear_2", p] => {
+                    vec![(format!("{prefix}.encoder_attn.out_proj.{p}"), t)]
+                }
                 ["ffn", "linear_0", p] => vec![(format!("{prefix}.fc1.{p}"), t)],
                 ["ffn", "linear_1", p] => vec![(format!("{prefix}.fc2.{p}"), t)],
                 _ => Vec::new(),

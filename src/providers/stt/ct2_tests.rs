@@ -169,11 +169,19 @@ fn tiny_model_maps_to_candle_names_and_loads() {
     let weights = load_bytes(&bytes).unwrap();
     let c = &weights.config;
     assert_eq!(
-        (c.d_model, c.vocab_size, c.max_target_positions, c.num_mel_bins),
+        (
+            c.d_model,
+            c.vocab_size,
+            c.max_target_positions,
+            c.num_mel_bins
+        ),
         (8, 12, 10, 4)
     );
     assert_eq!((c.encoder_layers, c.decoder_layers), (2, 2));
-    assert_eq!((c.encoder_attention_heads, c.decoder_attention_heads), (2, 2));
+    assert_eq!(
+        (c.encoder_attention_heads, c.decoder_attention_heads),
+        (2, 2)
+    );
     assert_eq!(c.suppress_tokens, vec![1, 2]);
 
     let t = &weights.tensors;
@@ -211,7 +219,10 @@ fn wrong_header_or_truncation_says_corrupt_and_how_to_fix() {
         assert!(err.contains(detail), "{err}");
     };
     check(&Writer::new(5, "WhisperSpec").finish(), "binary version 5");
-    check(&Writer::new(6, "TransformerSpec").finish(), "TransformerSpec");
+    check(
+        &Writer::new(6, "TransformerSpec").finish(),
+        "TransformerSpec",
+    );
     let (bytes, _) = tiny_model(TINY);
     check(&bytes[..bytes.len() / 2], "file ends early");
     check(b"not a model at all", "");

@@ -221,7 +221,11 @@ pub fn split_segments(
             end: time_offset + end,
             tokens: text(tokens),
         };
-        let segments = if seg.tokens.is_empty() { Vec::new() } else { vec![seg] };
+        let segments = if seg.tokens.is_empty() {
+            Vec::new()
+        } else {
+            vec![seg]
+        };
         return (segments, window_frames);
     }
     if single_ending {

@@ -94,7 +94,10 @@ fn text_cut_off_at_the_window_end_is_decoded_again() {
     let tokens = [ts(0), 2, ts(500), ts(510), 3, 4];
     let (segments, consumed) = split_segments(&tokens, TOKENS.timestamp_begin, 0.0, 3000);
     assert_eq!(segments.len(), 1);
-    assert_eq!((round(segments[0].start), round(segments[0].end)), (0.0, 10.0));
+    assert_eq!(
+        (round(segments[0].start), round(segments[0].end)),
+        (0.0, 10.0)
+    );
     // Next window starts at the last closing timestamp: 10 s = 1000 frames.
     assert_eq!(consumed, 1000);
 }
@@ -105,7 +108,8 @@ fn windows_without_pairs_are_one_segment_or_none() {
     assert_eq!(segments.len(), 1);
     assert_eq!(round(segments[0].end), 12.0);
     assert_eq!(consumed, 1200);
-    let (segments, consumed) = split_segments(&[ts(0), 2, ts(150)], TOKENS.timestamp_begin, 0.0, 1200);
+    let (segments, consumed) =
+        split_segments(&[ts(0), 2, ts(150)], TOKENS.timestamp_begin, 0.0, 1200);
     assert_eq!(round(segments[0].end), 3.0);
     assert_eq!(consumed, 1200);
     let (segments, consumed) = split_segments(&[], TOKENS.timestamp_begin, 0.0, 3000);

@@ -7,13 +7,17 @@ use candle_core::{D, DType, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 use candle_transformers::models::whisper::Config;
 
-fn linear(vb: &VarBuilder, inp: usize, out: usize, bias: bool) -> Result<Linear> {
+pub(super) fn linear(vb: &VarBuilder, inp: usize, out: usize, bias: bool) -> Result<Linear> {
     let weight = vb.get((out, inp), "weight")?;
-    let bias = if bias { Some(vb.get(out, "bias")?) } else { None };
+    let bias = if bias {
+        Some(vb.get(out, "bias")?)
+    } else {
+        None
+    };
     Ok(Linear::new(weight, bias))
 }
 
-fn layer_norm(vb: &VarBuilder, size: usize) -> Result<LayerNorm> {
+pub(super) fn layer_norm(vb: &VarBuilder, size: usize) -> Result<LayerNorm> {
     Ok(LayerNorm::new(
         vb.get(size, "weight")?,
         vb.get(size, "bias")?,
@@ -21,16 +25,17 @@ fn layer_norm(vb: &VarBuilder, size: usize) -> Result<LayerNorm> {
     ))
 }
 
-struct Attention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+/// Multi-head attention (shared with the encoder).
+pub(super) struct Attention {
+    pub(super) query: Linear,
+    pub(super) key: Linear,
+    pub(super) value: Linear,
     out: Linear,
     heads: usize,
 }
 
 impl Attention {
-    fn load(vb: VarBuilder, d: usize, heads: usize) -> Result<Self> {
+    pub(super) fn load(vb: VarBuilder, d: usize, heads: usize) -> Result<Self> {
         Ok(Attention {
             query: linear(&vb.pp("q_proj"), d, d, true)?,
             key: linear(&vb.pp("k_proj"), d, d, false)?,
@@ -41,7 +46,7 @@ impl Attention {
     }
 
     /// `[1, T, D]` → `[1, H, T, D/H]`.
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+    pub(super) fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         x.reshape((b, t, self.heads, d / self.heads))?
             .transpose(1, 2)?
@@ -50,7 +55,7 @@ impl Attention {
 
     /// Softmax attention of `q` over keys `k_t` (`[1, H, dh, S]`, already transposed) and
     /// values `v`; returns the output `[1, T, D]` and the scaled scores `[1, H, T, S]`.
-    fn attend(
+    pub(super) fn attend(
         &self,
         q: &Tensor,
         k_t: &Tensor,
@@ -66,10 +71,7 @@ impl Attention {
             None => candle_nn::ops::softmax_last_dim(&scores)?,
         };
         let (b, _, t, _) = weights.dims4()?;
-        let mixed = weights
-            .matmul(v)?
-            .transpose(1, 2)?
-            .reshape((b, t, d))?;
+        let mixed = weights.matmul(v)?.transpose(1, 2)?.reshape((b, t, d))?;
         Ok((self.out.forward(&mixed)?, scores))
     }
 }
@@ -140,7 +142,10 @@ impl Decoder {
             .iter()
             .map(|b| {
                 let a = &b.cross_attn;
-                let k_t = a.split_heads(&a.key.forward(audio)?)?.transpose(2, 3)?.contiguous()?;
+                let k_t = a
+                    .split_heads(&a.key.forward(audio)?)?
+                    .transpose(2, 3)?
+                    .contiguous()?;
                 let v = a.split_heads(&a.value.forward(audio)?)?;
                 Ok((k_t, v))
             })
@@ -164,7 +169,11 @@ impl Decoder {
         let t = tokens.len();
         let past = state.len;
         if past + t > self.max_len() {
-            candle_core::bail!("{} tokens exceed the decoder's {}", past + t, self.max_len());
+            candle_core::bail!(
+                "{} tokens exceed the decoder's {}",
+                past + t,
+                self.max_len()
+            );
         }
         let device = self.embed.device();
         let ids = Tensor::new(tokens, device)?;
@@ -266,9 +275,17 @@ mod tests {
         let audio = reference.encoder.forward(&mel, true).unwrap();
         let tokens = [3u32, 7, 1, 11, 0];
 
-        let ids = Tensor::new(&tokens[..], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let ids = Tensor::new(&tokens[..], &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
         let hidden = reference.decoder.forward(&ids, &audio, true).unwrap();
-        let want = reference.decoder.final_linear(&hidden).unwrap().squeeze(0).unwrap();
+        let want = reference
+            .decoder
+            .final_linear(&hidden)
+            .unwrap()
+            .squeeze(0)
+            .unwrap();
 
         let mut state = ours.start(&audio).unwrap();
         let (hidden, scores) = ours.forward(&tokens, &mut state, true).unwrap();
@@ -276,7 +293,11 @@ mod tests {
         assert_eq!(all_at_once.dims(), &[5, 12]);
         // candle's blocks use the tanh GELU, ours the exact one (as CT2's "activation" 3
         // and openai-whisper do): the tiny weights keep the difference far below this.
-        assert!(max_diff(&all_at_once, &want) < 2e-3, "{}", max_diff(&all_at_once, &want));
+        assert!(
+            max_diff(&all_at_once, &want) < 2e-3,
+            "{}",
+            max_diff(&all_at_once, &want)
+        );
         assert_eq!(scores.len(), 2);
         assert_eq!(scores[0].dims(), &[1, 2, 5, 10]);
 
@@ -291,6 +312,9 @@ mod tests {
         assert_eq!(state.len, 5);
 
         let too_long = vec![0u32; ours.max_len() + 1];
-        assert!(ours.forward(&too_long, &mut ours.start(&audio).unwrap(), false).is_err());
+        assert!(
+            ours.forward(&too_long, &mut ours.start(&audio).unwrap(), false)
+                .is_err()
+        );
     }
 }

@@ -69,10 +69,9 @@ fn mel_to_hz(mel: f64) -> f64 {
     }
 }
 
-/// A log-mel spectrogram of a whole recording followed by 30 s of silence, so any window
-/// starting inside the audio can be cut at full length.
+/// The log-mel spectrogram of a whole recording.
 pub struct LogMel {
-    /// `[n_mels, frames]`, frames = content + [`WINDOW_FRAMES`].
+    /// `[n_mels, frames]`: `content_frames` (at least 1).
     pub mel: Tensor,
     /// Frames that hold audio (100 per second).
     pub content_frames: usize,
@@ -127,16 +126,21 @@ impl MelFrontEnd {
 
     /// The log-mel spectrogram of 16 kHz mono `samples`, placed on `device`.
     pub fn compute(&self, samples: &[f32], device: &Device) -> Result<LogMel> {
-        let padded_len = samples.len() + WINDOW_FRAMES * HOP;
+        // openai-whisper appends 30 s of zeros before the STFT and keeps 100 frames per
+        // second of audio; frames past the audio are never used (windows are zero-padded
+        // instead), so zeros for the last frames' right halves are all the tail needs.
+        let content_frames = samples.len() / HOP;
+        let frames = content_frames.max(1);
         let half = N_FFT / 2;
-        // Reflect-pad both ends by half a frame (torch.stft center=True); the tail is zeros
-        // (the appended silence), so only the head needs real reflection.
-        let mut signal = Vec::with_capacity(padded_len + N_FFT);
-        signal.extend((1..=half).rev().map(|i| samples.get(i).copied().unwrap_or(0.0)));
+        // Reflect-pad the head by half a frame (torch.stft center=True).
+        let mut signal = Vec::with_capacity(frames * HOP + N_FFT);
+        signal.extend(
+            (1..=half)
+                .rev()
+                .map(|i| samples.get(i).copied().unwrap_or(0.0)),
+        );
         signal.extend_from_slice(samples);
-        signal.resize(half + padded_len + half, 0.0);
-        // torch.stft yields 1 + len/hop frames; whisper drops the last one.
-        let frames = padded_len / HOP;
+        signal.resize(frames * HOP + N_FFT, 0.0);
         let mut chunks = Vec::new();
         let mut buf = Vec::with_capacity(CHUNK_FRAMES * N_FFT);
         for first in (0..frames).step_by(CHUNK_FRAMES) {
@@ -162,7 +166,7 @@ impl MelFrontEnd {
             .to_device(device)?;
         Ok(LogMel {
             mel,
-            content_frames: samples.len() / HOP,
+            content_frames,
         })
     }
 }

@@ -65,7 +65,11 @@ fn each_row_is_a_unit_area_triangle_on_the_slaney_scale() {
         // several bins (the narrow low rows hold a single sample or two).
         let sum: f64 = row.iter().map(|&w| f64::from(w)).sum();
         if hi - lo > 400.0 {
-            assert!((sum * 40.0 - 1.0).abs() < 0.05, "row {mel} area {}", sum * 40.0);
+            assert!(
+                (sum * 40.0 - 1.0).abs() < 0.05,
+                "row {mel} area {}",
+                sum * 40.0
+            );
         }
         // Peak value = 2 / width, reached at the bin nearest the centre.
         let peak = row.iter().fold(0f32, |m, &w| m.max(w));
@@ -78,15 +82,17 @@ fn each_row_is_a_unit_area_triangle_on_the_slaney_scale() {
 }
 
 #[test]
-fn a_tone_lights_up_its_own_band_and_padding_is_added() {
+fn a_tone_lights_up_its_own_band_and_windows_are_zero_padded() {
     let front = MelFrontEnd::new(80).unwrap();
-    // 1 s of a 1 kHz tone: Slaney mel 15, i.e. the peak of filter 26 (edge 27 of 82).
-    let samples: Vec<f32> = (0..16_000)
+    // 1 s of a 1 kHz tone, then 0.5 s of silence. 1 kHz is Slaney mel 15: the peak of
+    // filter 26 (edge 27 of 82).
+    let mut samples: Vec<f32> = (0..16_000)
         .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin())
         .collect();
+    samples.extend(std::iter::repeat_n(0.0, 8000));
     let lm = front.compute(&samples, &Device::Cpu).unwrap();
-    assert_eq!(lm.content_frames, 100);
-    assert_eq!(lm.mel.dims(), &[80, 100 + WINDOW_FRAMES]);
+    assert_eq!(lm.content_frames, 150);
+    assert_eq!(lm.mel.dims(), &[80, 150]);
     let mel: Vec<Vec<f32>> = lm.mel.to_vec2().unwrap();
     let frame = 50;
     let loudest = (0..80)
@@ -99,22 +105,39 @@ fn a_tone_lights_up_its_own_band_and_padding_is_added() {
         center_mel - 1.0
     );
     // The maximum maps to (max + 4) / 4 and nothing lies more than 8 (2 after scaling)
-    // below it; the appended silence sits exactly on that floor.
+    // below it; the silence sits exactly on that floor.
     let max = mel.iter().flatten().fold(f32::MIN, |m, &v| m.max(v));
     let min = mel.iter().flatten().fold(f32::MAX, |m, &v| m.min(v));
     assert!((max - min - 2.0).abs() < 1e-4, "range {min}..{max}");
-    assert_eq!(mel[40][100 + 1500], min);
-    let window = lm.window(100).unwrap();
-    assert_eq!(window.dims(), &[1, 80, WINDOW_FRAMES]);
+    assert_eq!(mel[40][140], min);
+    // A window is 3000 frames; past the audio it holds zeros (openai's pad_or_trim).
+    let window: Vec<Vec<f32>> = lm
+        .window(100)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    assert_eq!((window.len(), window[0].len()), (80, WINDOW_FRAMES));
+    assert_eq!(window[40][0], mel[40][100]);
+    assert!(window.iter().all(|row| row[50..].iter().all(|&v| v == 0.0)));
 }
 
 #[test]
 fn stft_matches_a_direct_dft() {
     // One frame of noise-like samples through the matrix DFT vs a naive f64 DFT.
     let front = MelFrontEnd::new(80).unwrap();
-    let frame: Vec<f32> = (0..N_FFT).map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5).collect();
+    let frame: Vec<f32> = (0..N_FFT)
+        .map(|i| ((i * 7919) % 97) as f32 / 97.0 - 0.5)
+        .collect();
     let x = Tensor::from_slice(&frame, (1, N_FFT), &Device::Cpu).unwrap();
-    let got: Vec<f32> = x.matmul(&front.basis).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let got: Vec<f32> = x
+        .matmul(&front.basis)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     for k in [0, 1, 37, 200] {
         let (mut re, mut im) = (0f64, 0f64);
         for (n, &v) in frame.iter().enumerate() {

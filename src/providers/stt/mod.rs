@@ -10,13 +10,13 @@ pub mod audio;
 pub mod ct2;
 mod decode;
 mod decoder;
+mod encoder;
 pub mod mel;
 mod model;
+mod snap;
 mod timestamps;
 pub mod whisper;
 mod words;
-#[doc(hidden)]
-pub mod scratch;
 
 pub use align::align_to_script;
 pub use whisper::WhisperStt;

@@ -1,15 +1,15 @@
-//! A loaded Whisper: candle's encoder, our decoder, the tokenizer, the special token ids and
+//! A loaded Whisper: encoder and decoder, the tokenizer, the special token ids and
 //! the CT2 `config.json` (alignment heads, language tokens, suppressed tokens).
 
 use super::PROVIDER;
 use super::ct2;
 use super::decoder::Decoder;
+use super::encoder::Encoder;
 use super::mel::MelFrontEnd;
 use crate::providers::ProviderError;
 use crate::providers::models::{FETCH_COMMAND, ModelKind, unavailable};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::model::{AudioEncoder, Whisper};
 use serde::Deserialize;
 use std::path::Path;
 use tokenizers::Tokenizer;
@@ -44,9 +44,7 @@ pub struct SpecialTokens {
 }
 
 pub struct WhisperModel {
-    /// candle's encoder; its forward takes `&mut self` (for a cache the encoder never
-    /// uses), so each transcription clones it, which copies tensor handles, not weights.
-    pub encoder: AudioEncoder,
+    pub encoder: Encoder,
     pub decoder: Decoder,
     pub tokenizer: Tokenizer,
     pub tokens: SpecialTokens,
@@ -73,14 +71,14 @@ impl WhisperModel {
             .and_then(|raw| serde_json::from_slice(&raw).map_err(|e| e.to_string()))
             .map_err(|e| corrupt(&config_path, &e))?;
         let tokenizer_path = dir.join("tokenizer.json");
-        let tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|e| corrupt(&tokenizer_path, &e.to_string()))?;
+        let tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| corrupt(&tokenizer_path, &e.to_string()))?;
         let tokens = special_tokens(&tokenizer).map_err(|e| corrupt(&tokenizer_path, &e))?;
 
         let model_path = dir.join("model.bin");
         let weights = ct2::load(&model_path, config.suppress_ids.clone())?;
-        // Moved once here: the VarBuilder's own device move is then a cheap handle copy,
-        // and encoder and decoder share one copy of each tensor on a GPU too.
+        // Moved once here: the VarBuilder moves every tensor it hands out to its device,
+        // which is then a cheap handle copy instead of a second upload.
         let tensors = weights
             .tensors
             .into_iter()
@@ -89,8 +87,7 @@ impl WhisperModel {
             .map_err(|e| super::model_error("moving weights to the device", e))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let cfg = weights.config;
-        let encoder = Whisper::load(&vb, cfg.clone())
-            .map(|w| w.encoder)
+        let encoder = Encoder::load(vb.pp("model.encoder"), &cfg)
             .map_err(|e| corrupt(&model_path, &e.to_string()))?;
         let decoder = Decoder::load(vb.pp("model.decoder"), &cfg)
             .map_err(|e| corrupt(&model_path, &e.to_string()))?;
@@ -99,7 +96,10 @@ impl WhisperModel {
             .iter()
             .all(|&(l, h)| l < cfg.decoder_layers && h < cfg.decoder_attention_heads);
         if !valid_heads {
-            return Err(corrupt(&config_path, "alignment_heads name a layer or head the model lacks"));
+            return Err(corrupt(
+                &config_path,
+                "alignment_heads name a layer or head the model lacks",
+            ));
         }
         let mut config = config;
         if config.alignment_heads.is_empty() {
@@ -138,7 +138,11 @@ impl WhisperModel {
 
     /// Text of ordinary tokens (timestamps and specials are skipped).
     pub fn decode_text(&self, tokens: &[u32]) -> String {
-        let text: Vec<u32> = tokens.iter().copied().filter(|&t| t < self.tokens.eot).collect();
+        let text: Vec<u32> = tokens
+            .iter()
+            .copied()
+            .filter(|&t| t < self.tokens.eot)
+            .collect();
         self.tokenizer.decode(&text, false).unwrap_or_default()
     }
 }

@@ -35,9 +35,15 @@ pub fn find_alignment(
     tokens.push(t.eot);
     // [heads, tokens, frames] over the frames that hold audio (two mel frames each).
     let frames = (mel_frames / 2).clamp(1, 1500);
-    let (token_probs, per_head) =
-        attention(model, audio, &tokens, sot_sequence.len(), text_tokens, frames)
-            .map_err(|e| model_error("word alignment", e))?;
+    let (token_probs, per_head) = attention(
+        model,
+        audio,
+        &tokens,
+        sot_sequence.len(),
+        text_tokens,
+        frames,
+    )
+    .map_err(|e| model_error("word alignment", e))?;
 
     // Rows from <|notimestamps|> (which predicts the first text token) to the last text
     // token (which predicts <|endoftext|>): filtered per head, averaged, negated.
@@ -68,7 +74,11 @@ pub fn find_alignment(
     let mut timings = Vec::new();
     let mut at = 0;
     // The last "word" is <|endoftext|>: its start is where the last real word ends.
-    for (text, toks) in words.iter().zip(&word_tokens).take(words.len().saturating_sub(1)) {
+    for (text, toks) in words
+        .iter()
+        .zip(&word_tokens)
+        .take(words.len().saturating_sub(1))
+    {
         let next = at + toks.len();
         let start = jump_times.get(at).copied().unwrap_or(0.0);
         let end = jump_times.get(next).copied().unwrap_or(start);
@@ -89,6 +99,9 @@ pub fn find_alignment(
     Ok(timings)
 }
 
+/// Per alignment head, per token, per audio frame.
+type HeadWeights = Vec<Vec<Vec<f32>>>;
+
 /// Runs the decoder over `tokens` and returns each text token's probability (where it was
 /// predicted, one row earlier, among text tokens only) and the alignment heads' attention
 /// `[heads][tokens][frames]`, softmaxed over frames and standardized over tokens.
@@ -99,7 +112,7 @@ fn attention(
     first: usize,
     text_tokens: &[u32],
     frames: usize,
-) -> candle_core::Result<(Vec<f32>, Vec<Vec<Vec<f32>>>)> {
+) -> candle_core::Result<(Vec<f32>, HeadWeights)> {
     let d = &model.decoder;
     let mut state = d.start(audio)?;
     let (hidden, scores) = d.forward(tokens, &mut state, true)?;

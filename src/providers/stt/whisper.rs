@@ -1,12 +1,14 @@
 //! The Whisper provider: decodes the file with ffmpeg, computes the log-mel spectrogram,
 //! then walks it in 30 s windows (seeking past what each window transcribed), detecting the
 //! language on the first one, decoding greedily with timestamps, and timing every word from
-//! cross-attention. Inference runs on a blocking thread; the model is loaded once.
+//! cross-attention, then moving word edges out of pauses found in the waveform. Inference
+//! runs on a blocking thread; the model is loaded once and shared read-only.
 
 use super::audio::{self, SAMPLE_RATE};
 use super::decode::{decode_window, detect_language, split_segments};
 use super::mel::WINDOW_FRAMES;
 use super::model::WhisperModel;
+use super::snap::{SpeechMask, snap_words};
 use super::timestamps::find_alignment;
 use super::words::place_words;
 use super::{PROVIDER, SttProgress, SttProvider, Transcript, Word, model_error};
@@ -16,12 +18,14 @@ use crate::providers::models::{Loaded, OnceModel};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// A window whose start is probably silence or noise (openai-whisper's thresholds).
 const NO_SPEECH_THRESHOLD: f64 = 0.6;
 const LOGPROB_THRESHOLD: f64 = -1.0;
+/// How long a cancelled transcription waits for its worker thread to stop.
+const WORKER_STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Whisper (CTranslate2 weights) running in-process with candle.
 pub struct WhisperStt {
@@ -82,9 +86,15 @@ impl SttProvider for WhisperStt {
         });
         loop {
             tokio::select! {
-                // The worker checks the same token between steps and stops on its own;
-                // the caller need not wait for it.
-                _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                _ = cancel.cancelled() => {
+                    // The worker checks the same token between encoder layers and decoding
+                    // steps; waiting for it means no inference still holds the CPU once
+                    // Cancelled is returned. The bound only guards against a stuck thread.
+                    if tokio::time::timeout(WORKER_STOP_WAIT, &mut job).await.is_err() {
+                        tracing::warn!("whisper worker still running after cancel");
+                    }
+                    return Err(ProviderError::Cancelled);
+                }
                 Some(fraction) = rx.recv() => on_progress(fraction),
                 result = &mut job => {
                     while let Ok(fraction) = rx.try_recv() {
@@ -117,8 +127,9 @@ fn transcribe_pcm(
         .mel
         .compute(pcm, &model.device)
         .map_err(|e| model_error("log-mel spectrogram", e))?;
-    // candle's encoder forward takes &mut self; a clone shares the weights.
-    let mut encoder = model.encoder.clone();
+    // Where the time goes, for the log: the encoder dominates on a CPU.
+    let mel_s = started.elapsed().as_secs_f64();
+    let (mut encode_s, mut decode_s, mut align_s) = (0.0, 0.0, 0.0);
     let content = mel.content_frames;
     let timestamp_begin = model.tokens.timestamp_begin;
     let mut seek = 0;
@@ -131,18 +142,20 @@ fn transcribe_pcm(
         }
         let window_frames = WINDOW_FRAMES.min(content - seek);
         let time_offset = seek as f64 / 100.0;
+        let clock = Instant::now();
         let audio = mel
             .window(seek)
-            .and_then(|x| encoder.forward(&x, true))
-            .map_err(|e| model_error("encoder", e))?;
-        if cancel.is_cancelled() {
-            return Err(ProviderError::Cancelled);
-        }
+            .and_then(|x| model.encoder.forward(&x, &|| cancel.is_cancelled()))
+            .map_err(|e| model_error("encoder", e))?
+            .ok_or(ProviderError::Cancelled)?;
+        encode_s += clock.elapsed().as_secs_f64();
+        let clock = Instant::now();
         let lang = match lang_token {
             Some(token) => token,
             None => *lang_token.insert(detect_language(model, &audio)?),
         };
         let decoded = decode_window(model, &audio, lang, cancel)?;
+        decode_s += clock.elapsed().as_secs_f64();
         if decoded.no_speech_prob > NO_SPEECH_THRESHOLD && decoded.avg_logprob < LOGPROB_THRESHOLD {
             seek += window_frames;
             on_progress(seek.min(content) as f32 / content as f32);
@@ -150,10 +163,15 @@ fn transcribe_pcm(
         }
         let (segments, consumed) =
             split_segments(&decoded.tokens, timestamp_begin, time_offset, window_frames);
-        let text_tokens: Vec<u32> = segments.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let text_tokens: Vec<u32> = segments
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
+        let clock = Instant::now();
         let code = model.language_code(lang).unwrap_or_default();
         let alignment = find_alignment(model, &audio, lang, &code, &text_tokens, window_frames)?;
         let placed = place_words(alignment, &segments, time_offset, &mut last_speech);
+        align_s += clock.elapsed().as_secs_f64();
         let mut next = seek + consumed;
         if consumed < window_frames {
             // The window's text was cut mid-way: resume right after the last timed word,
@@ -173,6 +191,7 @@ fn transcribe_pcm(
         seek = next;
         on_progress(seek.min(content) as f32 / content as f32);
     }
+    snap_words(&mut words, &SpeechMask::from_pcm(pcm));
     make_monotonic(&mut words);
     let seconds = pcm.len() as f64 / f64::from(SAMPLE_RATE);
     let elapsed = started.elapsed().as_secs_f64();
@@ -180,6 +199,10 @@ fn transcribe_pcm(
         audio_s = seconds,
         elapsed_s = elapsed,
         rtf = elapsed / seconds.max(1e-9),
+        mel_s,
+        encode_s,
+        decode_s,
+        align_s,
         words = words.len(),
         "whisper transcription"
     );
@@ -216,7 +239,12 @@ mod tests {
             end,
             probability: 1.0,
         };
-        let mut words = vec![word(0.0, 1.0), word(0.8, 1.5), word(1.2, 1.3), word(2.0, 2.5)];
+        let mut words = vec![
+            word(0.0, 1.0),
+            word(0.8, 1.5),
+            word(1.2, 1.3),
+            word(2.0, 2.5),
+        ];
         make_monotonic(&mut words);
         let spans: Vec<(f64, f64)> = words.iter().map(|w| (w.start, w.end)).collect();
         assert_eq!(spans, vec![(0.0, 1.0), (1.0, 1.5), (1.5, 1.5), (2.0, 2.5)]);

@@ -99,7 +99,10 @@ pub fn merge_punctuations(words: &mut [WordTiming]) {
     for i in (0..words.len() - 1).rev() {
         let prev = &words[i];
         if prev.text.starts_with(' ') && PREPEND_PUNCTUATIONS.contains(prev.text.trim()) {
-            let (text, tokens) = (std::mem::take(&mut words[i].text), std::mem::take(&mut words[i].tokens));
+            let (text, tokens) = (
+                std::mem::take(&mut words[i].text),
+                std::mem::take(&mut words[i].tokens),
+            );
             let following = &mut words[j];
             following.text = text + &following.text;
             following.tokens.splice(0..0, tokens);
@@ -110,8 +113,14 @@ pub fn merge_punctuations(words: &mut [WordTiming]) {
     let mut i = 0;
     for j in 1..words.len() {
         let following = &words[j];
-        if !words[i].text.ends_with(' ') && !following.text.is_empty() && APPEND_PUNCTUATIONS.contains(following.text.as_str()) {
-            let (text, tokens) = (std::mem::take(&mut words[j].text), std::mem::take(&mut words[j].tokens));
+        if !words[i].text.ends_with(' ')
+            && !following.text.is_empty()
+            && APPEND_PUNCTUATIONS.contains(following.text.as_str())
+        {
+            let (text, tokens) = (
+                std::mem::take(&mut words[j].text),
+                std::mem::take(&mut words[j].tokens),
+            );
             words[i].text.push_str(&text);
             words[i].tokens.extend(tokens);
         } else {

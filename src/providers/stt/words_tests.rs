@@ -36,7 +36,10 @@ fn timing(text: &str, tokens: &[u32], start: f64, end: f64) -> WordTiming {
 fn subwords_join_until_a_space_and_specials_stand_alone() {
     let (words, tokens) = split_to_word_tokens(&[0, 1, 2, 3, 4, EOT], EOT, "en", decode);
     assert_eq!(words, vec![" The", " quick", " fox", ".", "<|special|>"]);
-    assert_eq!(tokens, vec![vec![0], vec![1, 2], vec![3], vec![4], vec![EOT]]);
+    assert_eq!(
+        tokens,
+        vec![vec![0], vec![1, 2], vec![3], vec![4], vec![EOT]]
+    );
 }
 
 #[test]

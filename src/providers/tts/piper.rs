@@ -120,6 +120,7 @@ impl PiperVoice {
         if phonemes.is_empty() {
             return Ok(Vec::new());
         }
+        tracing::debug!(%text, %phonemes, "piper phonemes");
         let ids = config.table.ids(&phonemes);
         let (runner, length_scale) = (model.clone(), self.length_scale(model));
         let job = tokio::task::spawn_blocking(move || runner.infer(&ids, length_scale));
@@ -243,20 +244,21 @@ impl TtsProvider for PiperVoice {
         let started = Instant::now();
         let scratch = scratch_dir(out_wav)?;
         let done = AtomicUsize::new(0);
-        let parts: Vec<Vec<f32>> = futures_util::stream::iter(sentences.iter().cloned().enumerate())
-            .map(|(i, text)| {
-                let (model, done, scratch) = (&model, &done, &scratch.0);
-                async move {
-                    let file = scratch.join(format!("sentence-{i:03}.txt"));
-                    let samples = self.speak(model, &text, &file, cancel).await?;
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    on_progress(n as f32 / sentences.len() as f32);
-                    Ok::<_, ProviderError>(samples)
-                }
-            })
-            .buffered(SENTENCES_AT_ONCE)
-            .try_collect()
-            .await?;
+        let parts: Vec<Vec<f32>> =
+            futures_util::stream::iter(sentences.iter().cloned().enumerate())
+                .map(|(i, text)| {
+                    let (model, done, scratch) = (&model, &done, &scratch.0);
+                    async move {
+                        let file = scratch.join(format!("sentence-{i:03}.txt"));
+                        let samples = self.speak(model, &text, &file, cancel).await?;
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        on_progress(n as f32 / sentences.len() as f32);
+                        Ok::<_, ProviderError>(samples)
+                    }
+                })
+                .buffered(SENTENCES_AT_ONCE)
+                .try_collect()
+                .await?;
         drop(scratch);
         if cancel.is_cancelled() {
             return Err(ProviderError::Cancelled);

@@ -16,6 +16,11 @@ pub enum ChatFamily {
     Llama3,
 }
 
+/// Separates few-shot turns inside a request's user text for local models: a 135M model
+/// copies the shape of an answer it "gave" before far better than a described example.
+/// (U+001E, the ASCII record separator, which no subject or script contains.)
+pub const TURN_SEPARATOR: char = '\u{1e}';
+
 const MARKERS: [(&str, ChatFamily); 3] = [
     ("<|im_start|>", ChatFamily::ChatMl { skip_thinking: false }),
     ("<start_of_turn>", ChatFamily::Gemma),
@@ -47,45 +52,53 @@ impl ChatFamily {
     }
 
     /// The prompt text up to where the assistant's answer starts (no BOS: the tokenizer
-    /// adds it when the model wants one).
+    /// adds it when the model wants one). `user` may hold few-shot turns split by
+    /// [`TURN_SEPARATOR`]: question, answer, question, …, the real question last.
     pub fn render(self, system: &str, user: &str) -> String {
-        let (system, user) = (system.trim(), user.trim());
+        let system = system.trim();
+        let turns: Vec<(&str, &str)> = user
+            .split(TURN_SEPARATOR)
+            .enumerate()
+            .map(|(i, text)| (if i % 2 == 0 { "user" } else { "assistant" }, text.trim()))
+            .collect();
+        let mut p = String::new();
         match self {
             ChatFamily::ChatMl { skip_thinking } => {
-                let mut p = String::new();
                 if !system.is_empty() {
                     p.push_str(&format!("<|im_start|>system\n{system}<|im_end|>\n"));
                 }
-                p.push_str(&format!(
-                    "<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
-                ));
+                for (role, text) in turns {
+                    p.push_str(&format!("<|im_start|>{role}\n{text}<|im_end|>\n"));
+                }
+                p.push_str("<|im_start|>assistant\n");
                 if skip_thinking {
                     p.push_str("<think>\n\n</think>\n\n");
                 }
-                p
             }
             ChatFamily::Gemma => {
-                // Gemma's own template folds the system prompt into the first user turn.
-                let turn = match system {
-                    "" => user.to_string(),
-                    s => format!("{s}\n\n{user}"),
-                };
-                format!("<start_of_turn>user\n{turn}<end_of_turn>\n<start_of_turn>model\n")
+                for (k, (role, text)) in turns.into_iter().enumerate() {
+                    let role = if role == "user" { "user" } else { "model" };
+                    // Gemma's own template folds the system prompt into the first user turn.
+                    let text = match (k, system) {
+                        (0, s) if !s.is_empty() => format!("{s}\n\n{text}"),
+                        _ => text.to_string(),
+                    };
+                    p.push_str(&format!("<start_of_turn>{role}\n{text}<end_of_turn>\n"));
+                }
+                p.push_str("<start_of_turn>model\n");
             }
             ChatFamily::Llama3 => {
-                let mut p = String::new();
+                let header = |role: &str| format!("<|start_header_id|>{role}<|end_header_id|>\n\n");
                 if !system.is_empty() {
-                    p.push_str(&format!(
-                        "<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>"
-                    ));
+                    p.push_str(&format!("{}{system}<|eot_id|>", header("system")));
                 }
-                p.push_str(&format!(
-                    "<|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|>\
-                     <|start_header_id|>assistant<|end_header_id|>\n\n"
-                ));
-                p
+                for (role, text) in turns {
+                    p.push_str(&format!("{}{text}<|eot_id|>", header(role)));
+                }
+                p.push_str(&header("assistant"));
             }
         }
+        p
     }
 
     /// Tokens that end the answer, besides the model's EOS.
@@ -148,5 +161,26 @@ mod tests {
         assert!(llama.starts_with("<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"));
         assert!(llama.ends_with("<|start_header_id|>assistant<|end_header_id|>\n\n"));
         assert!(ChatFamily::Llama3.stop_tokens().contains(&"<|eot_id|>"));
+    }
+
+    #[test]
+    fn few_shot_turns_become_real_turns() {
+        let user = "Q1\u{1e}A1\u{1e}Q2";
+        let chatml = ChatFamily::ChatMl { skip_thinking: false }.render("S", user);
+        assert_eq!(
+            chatml,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n\
+             <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n\
+             <|im_start|>assistant\n"
+        );
+        let gemma = ChatFamily::Gemma.render("S", user);
+        assert_eq!(
+            gemma,
+            "<start_of_turn>user\nS\n\nQ1<end_of_turn>\n<start_of_turn>model\nA1<end_of_turn>\n\
+             <start_of_turn>user\nQ2<end_of_turn>\n<start_of_turn>model\n"
+        );
+        let llama = ChatFamily::Llama3.render("", user);
+        assert!(llama.starts_with("<|start_header_id|>user<|end_header_id|>\n\nQ1<|eot_id|>"));
+        assert!(llama.contains("assistant<|end_header_id|>\n\nA1<|eot_id|>"));
     }
 }

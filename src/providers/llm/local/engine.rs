@@ -4,6 +4,7 @@
 
 use super::chat_template::ChatFamily;
 use super::gguf_tokenizer::{GgufTokenizer, md_int, md_str};
+use super::requant;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
@@ -11,6 +12,7 @@ use candle_transformers::models::{
     quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3,
 };
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -153,25 +155,14 @@ impl Engine {
         let bad = |e: candle_core::Error| {
             LoadError::Broken(format!("cannot read the {arch} weights ({e})"))
         };
-        let weights = match arch.as_str() {
-            "llama" => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(ct, &mut file, &device).map_err(bad)?,
-            ),
-            "qwen2" => Weights::Qwen2(
-                quantized_qwen2::ModelWeights::from_gguf(ct, &mut file, &device).map_err(bad)?,
-            ),
-            "qwen3" => Weights::Qwen3(
-                quantized_qwen3::ModelWeights::from_gguf(ct, &mut file, &device).map_err(bad)?,
-            ),
-            _ => {
-                let clean = quantized_gemma3::ModelWeights::from_gguf(ct, &mut file, &device)
-                    .map_err(bad)?;
-                Weights::Gemma3 {
-                    live: clean.clone(),
-                    clean,
-                }
-            }
-        };
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let weights = if requant::worthwhile(&ct, file_len, &device) {
+            let (ct, mut memory) = requant::to_q8_0(&ct, &mut file, &device).map_err(bad)?;
+            load_weights(&arch, ct, &mut memory, &device)
+        } else {
+            load_weights(&arch, ct, &mut file, &device)
+        }
+        .map_err(bad)?;
         Ok(Engine {
             weights: Mutex::new(weights),
             tokenizer,
@@ -283,6 +274,26 @@ impl Engine {
         let text = self.tokenizer.decode(&generated).map_err(GenError::Failed)?;
         Ok((text, stats))
     }
+}
+
+fn load_weights<R: Read + Seek>(
+    arch: &str,
+    ct: Content,
+    reader: &mut R,
+    device: &Device,
+) -> candle_core::Result<Weights> {
+    Ok(match arch {
+        "llama" => Weights::Llama(quantized_llama::ModelWeights::from_gguf(ct, reader, device)?),
+        "qwen2" => Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(ct, reader, device)?),
+        "qwen3" => Weights::Qwen3(quantized_qwen3::ModelWeights::from_gguf(ct, reader, device)?),
+        _ => {
+            let clean = quantized_gemma3::ModelWeights::from_gguf(ct, reader, device)?;
+            Weights::Gemma3 {
+                live: clean.clone(),
+                clean,
+            }
+        }
+    })
 }
 
 fn sampling(p: &Params) -> Sampling {

@@ -3,8 +3,10 @@
 //! crate, or SentencePiece (`"llama"`: Gemma) through [`super::spm`].
 
 use super::spm::Spm;
-use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::gguf_file::{Content, Value};
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -78,6 +80,15 @@ fn md_strings(md: &HashMap<String, Value>, key: &str) -> Result<Vec<String>, Str
 }
 
 impl GgufTokenizer {
+    /// The tokenizer of a GGUF file, reading its metadata only (not the weights).
+    pub fn from_gguf_file(path: &Path) -> Result<Self, String> {
+        let mut file =
+            File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let content = Content::read(&mut file)
+            .map_err(|e| format!("{} is not a readable GGUF file: {e}", path.display()))?;
+        Self::from_metadata(&content.metadata)
+    }
+
     /// Builds the tokenizer from GGUF metadata; the error says which key is wrong.
     pub fn from_metadata(md: &HashMap<String, Value>) -> Result<Self, String> {
         let tokens = md_strings(md, "tokenizer.ggml.tokens")?;
