@@ -197,10 +197,10 @@ async fn chat(
         if llm.terms_calls.fetch_add(1, Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
-        "Sure! ```json\n[[\"cat purring\", \"sleepy cat\",], [\"cat healing\"]]\n```".to_string()
+        "Sure! ```json\n[[\"cat purring\", \"sleepy cat\",], [\"cat healing\"], [\"kitten\"]]\n```".to_string()
     } else {
         llm.script_calls.fetch_add(1, Ordering::SeqCst);
-        "<think>plan it</think>**Cats purr** when they are calm. The sound helps them heal."
+        "<think>plan it</think>**Cats purr** when they are calm. The sound helps them heal. Kittens purr from the day they are born."
             .to_string()
     };
     Json(serde_json::json!({
@@ -232,6 +232,7 @@ fn killed_mid_task_then_resumed_without_redoing_finished_stages() {
             .env("REELFORGE_LLM_BASE_URL", &base_url)
             .env("REELFORGE_LLM_MODEL", "test-model")
             .env("REELFORGE_LLM_STREAM", "false")
+            .env("REELFORGE_SCRIPT_SENTENCES", "3")
             .env("OPENAI_API_KEY", SECRET);
     };
     let mut cmd = reelforge(tmp.path());
@@ -493,6 +494,7 @@ fn llm_replies_are_cached_and_a_hit_is_an_event() {
             .env("REELFORGE_LLM_BASE_URL", &base_url)
             .env("REELFORGE_LLM_MODEL", "test-model")
             .env("REELFORGE_LLM_STREAM", "false")
+            .env("REELFORGE_SCRIPT_SENTENCES", "3")
             .args(["make", "Why do cats purr?", "--stop-at", "terms", "--json"])
             .output()
             .unwrap();

@@ -12,7 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-const SUBJECTS: [&str; 3] = ["Why do cats purr?", "How volcanoes form", "The history of coffee"];
+const SUBJECTS: [&str; 3] = [
+    "Why do cats purr?",
+    "How volcanoes form",
+    "The history of coffee",
+];
 /// Tries per script or term group, as the stages will make: the first and two regenerations.
 const ATTEMPTS: u64 = 3;
 const SEED: u64 = 42;
@@ -55,7 +59,10 @@ fn tokenizer_from_gguf_metadata_matches_smollm2() {
     let digits: Vec<String> = year.iter().map(|&id| tk.decode(&[id]).unwrap()).collect();
     assert_eq!(digits, ["2", "0", "2", "4"]);
     // Byte-level BPE: a space belongs to the word after it, whole words are single tokens.
-    assert_eq!(tk.encode(" world").unwrap(), [tk.token_id("Ġworld").unwrap()]);
+    assert_eq!(
+        tk.encode(" world").unwrap(),
+        [tk.token_id("Ġworld").unwrap()]
+    );
     let text = "Cats purr at 25–150 Hz.\n\nCafé au lait, naïve 🐱 \"quotes\"  and  spaces.";
     let ids = tk.encode(text).unwrap();
     assert!(ids.len() < text.len());
@@ -69,7 +76,10 @@ async fn writes_scripts_and_terms_that_pass_validation() {
     println!("load: {} ms ({})", loaded.load_ms, loaded.model);
     let again = llm.warm_up().await.unwrap().unwrap();
     assert_eq!(again.load_ms, 0, "the second warm_up must not load again");
-    assert_eq!((llm.name(), llm.model()), ("local", "SmolLM2-135M-Instruct.Q4_1"));
+    assert_eq!(
+        (llm.name(), llm.model()),
+        ("local", "SmolLM2-135M-Instruct.Q4_1")
+    );
 
     let cfg = ScriptConfig::default();
     let wanted = prompts::local_sentence_count(&cfg);
@@ -97,7 +107,10 @@ async fn writes_scripts_and_terms_that_pass_validation() {
             }
         }
         let Some((attempt, reply, sentences)) = accepted else {
-            panic!("no usable script for {subject:?}:\n{}", rejected.join("\n\n"));
+            panic!(
+                "no usable script for {subject:?}:\n{}",
+                rejected.join("\n\n")
+            );
         };
         println!(
             "{subject}: accepted after {attempt} regeneration(s), {} sentences",
@@ -122,7 +135,10 @@ async fn writes_scripts_and_terms_that_pass_validation() {
             let reply = llm.complete(&request, &cancel, &|_| {}).await.unwrap();
             terms = prompts::parse_term_lines(&reply, 3);
             if !terms.is_empty() {
-                println!("  terms {}: {terms:?} (after {attempt} regeneration(s))", i + 1);
+                println!(
+                    "  terms {}: {terms:?} (after {attempt} regeneration(s))",
+                    i + 1
+                );
                 break;
             }
             println!("  terms {}: unusable reply {reply:?}", i + 1);
@@ -147,12 +163,24 @@ async fn writes_scripts_and_terms_that_pass_validation() {
     request.seed = Some(SEED);
     let result = llm.complete(&request, &cancel, &on_token).await;
     let latency = cancelled_at.lock().unwrap().map(|t| t.elapsed());
-    assert!(matches!(result, Err(ProviderError::Cancelled)), "{result:?}");
-    assert!(tokens.load(Ordering::SeqCst) < 10, "generation went on after cancel");
+    assert!(
+        matches!(result, Err(ProviderError::Cancelled)),
+        "{result:?}"
+    );
+    assert!(
+        tokens.load(Ordering::SeqCst) < 10,
+        "generation went on after cancel"
+    );
     println!("cancel returned {:?} after the cancel", latency.unwrap());
 
     // The first request again, after many calls and a cancelled one: the identical reply,
     // so no KV-cache state leaks from one call into the next.
-    let again = llm.complete(&request, &CancellationToken::new(), &|_| {}).await.unwrap();
-    assert_eq!(again, first_reply, "same request and seed must give the same reply");
+    let again = llm
+        .complete(&request, &CancellationToken::new(), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        again, first_reply,
+        "same request and seed must give the same reply"
+    );
 }

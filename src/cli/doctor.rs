@@ -1,8 +1,8 @@
 //! `reelforge doctor`: what the settings need, what is missing, and the command that fixes it.
 
-use crate::providers::models::{FETCH_COMMAND, ModelKind, ModelStatus, status};
 use crate::config::Config;
 use crate::config::load::data_dir;
+use crate::providers::models::{FETCH_COMMAND, ModelKind, ModelStatus, status};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -297,7 +297,10 @@ fn model_checks(cfg: &Config) -> Vec<Check> {
         .map(|kind| {
             let name = format!("model {}", kind.folder());
             let (required, fallback) = match kind {
-                ModelKind::Llm => (cfg.llm.provider == "local", "the bundled example script is used"),
+                ModelKind::Llm => (
+                    cfg.llm.provider == "local",
+                    "the bundled example script is used",
+                ),
                 ModelKind::Piper => (false, "the espeak-ng voice is used"),
                 ModelKind::Whisper => (false, "no word timings; uploaded narration cannot be used"),
                 ModelKind::MiniLm => (false, "clips are matched by shared words"),
@@ -309,10 +312,21 @@ fn model_checks(cfg: &Config) -> Vec<Check> {
                 ModelKind::MiniLm => true,
             };
             let check = match status(&dir, kind) {
-                ModelStatus::Present => Check::pass(&name, format!("{} in {}", kind.label(), dir.join(kind.folder()).display())),
-                ModelStatus::Missing(why) if needed => Check::fail(&name, format!("{why}; meanwhile {fallback}"), FETCH_COMMAND),
-                ModelStatus::Missing(why) => Check::fail(&name, format!("{why} (not used by this config)"), FETCH_COMMAND),
-                ModelStatus::Corrupt(why) => Check::fail(&name, format!("corrupt: {why}"), FETCH_COMMAND),
+                ModelStatus::Present => Check::pass(
+                    &name,
+                    format!("{} in {}", kind.label(), dir.join(kind.folder()).display()),
+                ),
+                ModelStatus::Missing(why) if needed => {
+                    Check::fail(&name, format!("{why}; meanwhile {fallback}"), FETCH_COMMAND)
+                }
+                ModelStatus::Missing(why) => Check::fail(
+                    &name,
+                    format!("{why} (not used by this config)"),
+                    FETCH_COMMAND,
+                ),
+                ModelStatus::Corrupt(why) => {
+                    Check::fail(&name, format!("corrupt: {why}"), FETCH_COMMAND)
+                }
             };
             check.required_if(required)
         })
@@ -521,7 +535,7 @@ mod tests {
         assert!(!llm.ok && !llm.required);
         assert_eq!(
             llm.detail,
-            "no LLM endpoint: the bundled example script is used"
+            "no LLM endpoint: the local model writes the script"
         );
         assert!(!all_ok(&checks));
         assert!(render_report(&checks).contains("fix: apt-get install ffmpeg"));

@@ -99,7 +99,10 @@ impl LocalLlm {
 
     /// Token counts and speed of the last finished generation.
     pub fn last_stats(&self) -> Option<GenerationStats> {
-        *self.last_stats.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .last_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn engine(&self) -> Result<(Arc<Engine>, Loaded), ProviderError> {
@@ -160,7 +163,11 @@ fn cut_at_last_end(text: &str) -> &str {
             let rest = &text[i + c.len_utf8()..];
             let after = rest.trim_start_matches(closers);
             let end = text.len() - after.len();
-            after.chars().next().is_none_or(char::is_whitespace).then_some(end)
+            after
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+                .then_some(end)
         })
         .next_back();
     let line_end = text.trim_end().rfind('\n');
@@ -238,7 +245,10 @@ impl LlmProvider for LocalLlm {
             truncated = stats.truncated,
             "local LLM reply"
         );
-        *self.last_stats.lock().unwrap_or_else(PoisonError::into_inner) = Some(stats);
+        *self
+            .last_stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(stats);
         let text = if stats.truncated {
             drop_unfinished_tail(&text)
         } else {
@@ -262,11 +272,20 @@ mod tests {
     #[test]
     fn unfinished_tails_are_dropped() {
         assert_eq!(drop_unfinished_tail("One. Two is cut"), "One.");
-        assert_eq!(drop_unfinished_tail("Dr. Who said \"hi.\" Then"), "Dr. Who said \"hi.\"");
-        assert_eq!(drop_unfinished_tail("cat purring\nsleeping kit"), "cat purring");
+        assert_eq!(
+            drop_unfinished_tail("Dr. Who said \"hi.\" Then"),
+            "Dr. Who said \"hi.\""
+        );
+        assert_eq!(
+            drop_unfinished_tail("cat purring\nsleeping kit"),
+            "cat purring"
+        );
         assert_eq!(drop_unfinished_tail("no end at all"), "no end at all");
         assert_eq!(drop_unfinished_tail("3.5 kg"), "3.5 kg");
-        assert_eq!(drop_unfinished_tail("1. One.\n\n2. Two.\n\n3."), "1. One.\n\n2. Two.");
+        assert_eq!(
+            drop_unfinished_tail("1. One.\n\n2. Two.\n\n3."),
+            "1. One.\n\n2. Two."
+        );
     }
 
     #[tokio::test]
@@ -274,7 +293,10 @@ mod tests {
         let llm = LocalLlm::new("/nonexistent/x.gguf".into(), "cpu".into(), 0.9);
         assert_eq!((llm.name(), llm.model()), ("local", "x"));
         let err = llm.warm_up().await.unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/x.gguf") && err.contains(FETCH_COMMAND), "{err}");
+        assert!(
+            err.contains("/nonexistent/x.gguf") && err.contains(FETCH_COMMAND),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -286,6 +308,9 @@ mod tests {
         let err = llm.warm_up().await.unwrap_err();
         assert!(matches!(err, ProviderError::Invalid { .. }));
         let text = err.to_string();
-        assert!(text.contains("bad.gguf") && text.contains(FETCH_COMMAND), "{text}");
+        assert!(
+            text.contains("bad.gguf") && text.contains(FETCH_COMMAND),
+            "{text}"
+        );
     }
 }

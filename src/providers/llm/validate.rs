@@ -5,12 +5,12 @@ use std::collections::HashSet;
 
 /// Words that say nothing about a subject ("Why do cats purr?" → cats, purr).
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "but",
-    "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i",
-    "if", "in", "into", "is", "it", "its", "make", "makes", "many", "more", "most", "much", "my",
-    "not", "of", "on", "or", "our", "out", "so", "some", "than", "that", "the", "their", "them",
-    "then", "there", "these", "they", "this", "those", "to", "up", "us", "was", "we", "were",
-    "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+    "a", "about", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by",
+    "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "how", "i", "if",
+    "in", "into", "is", "it", "its", "make", "makes", "many", "more", "most", "much", "my", "not",
+    "of", "on", "or", "our", "out", "so", "some", "than", "that", "the", "their", "them", "then",
+    "there", "these", "they", "this", "those", "to", "up", "us", "was", "we", "were", "what",
+    "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
 ];
 
 /// Phrases of a chatbot talking about itself or the task instead of narrating.
@@ -27,7 +27,14 @@ const META: &[&str] = &[
 
 /// Sentence openings of a chatbot answering rather than narrating ("Here is" is fine inside
 /// a sentence, not at its start).
-const META_OPENINGS: &[&str] = &["sure", "certainly", "here is", "here's", "of course", "okay"];
+const META_OPENINGS: &[&str] = &[
+    "sure",
+    "certainly",
+    "here is",
+    "here's",
+    "of course",
+    "okay",
+];
 
 /// Accepts a script whose sentences are on the subject, about the asked count (`wanted` ± 1;
 /// at least 3 when `wanted` is 0), each a speakable sentence of 3–40 words, with no list
@@ -38,10 +45,14 @@ pub fn check_script(subject: &str, sentences: &[String], wanted: usize) -> Resul
     }
     let n = sentences.len();
     if wanted == 0 && n < 3 {
-        return Err(format!("the script has {n} sentences, at least 3 are needed"));
+        return Err(format!(
+            "the script has {n} sentences, at least 3 are needed"
+        ));
     }
     if wanted > 0 && n.abs_diff(wanted) > 1 {
-        return Err(format!("the script has {n} sentences, {wanted} were asked for"));
+        return Err(format!(
+            "the script has {n} sentences, {wanted} were asked for"
+        ));
     }
     let mut seen = HashSet::new();
     for (i, sentence) in sentences.iter().enumerate() {
@@ -54,8 +65,7 @@ pub fn check_script(subject: &str, sentences: &[String], wanted: usize) -> Resul
         if is_list_item(s) {
             return at("is a list item");
         }
-        if !s.ends_with(['.', '!', '?', '"', '”', '’', ')', '。', '！', '？'])
-            && words <= 8
+        if !s.ends_with(['.', '!', '?', '"', '”', '’', ')', '。', '！', '？']) && words <= 8
         {
             return at("looks like a heading");
         }
@@ -136,7 +146,10 @@ pub fn fit_sentence_count(sentences: Vec<String>, wanted: usize) -> Vec<String> 
 
 /// Lowercase letters and digits only: "Cats purr." and "cats purr!" are the same sentence.
 fn normalized(s: &str) -> String {
-    s.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
+    s.to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
 }
 
 /// Words as a listener counts them; scripts without spaces (Chinese, Japanese) count about
@@ -159,7 +172,10 @@ fn is_list_item(s: &str) -> bool {
         return true;
     }
     // "1. ", "2) ", "a) ", "Step 3:" style numbering.
-    let head: String = s.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let head: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     let rest = &s[head.len()..];
     let numbered = !head.is_empty()
         && (head.chars().all(|c| c.is_ascii_digit()) || head.len() == 1)
@@ -201,7 +217,9 @@ fn same_word(a: &str, b: &str) -> bool {
     }
     if a.chars().any(is_cjk) {
         let chars: Vec<char> = a.chars().collect();
-        return chars.windows(2).any(|p| b.contains(&p.iter().collect::<String>()));
+        return chars
+            .windows(2)
+            .any(|p| b.contains(&p.iter().collect::<String>()));
     }
     // "history" meets "historian", "volcano" "volcanic": a long shared opening that covers
     // all but the last two letters of the shorter word.
@@ -244,9 +262,17 @@ mod tests {
         assert!(err.contains("volcano"), "{err}");
         let mut v = s(CATS);
         v[2] = "1. Muscles twitch very fast indeed.".into();
-        assert!(check_script("cats", &v, 6).unwrap_err().contains("list item"));
+        assert!(
+            check_script("cats", &v, 6)
+                .unwrap_err()
+                .contains("list item")
+        );
         v[2] = "- Muscles twitch very fast.".into();
-        assert!(check_script("cats", &v, 6).unwrap_err().contains("list item"));
+        assert!(
+            check_script("cats", &v, 6)
+                .unwrap_err()
+                .contains("list item")
+        );
         v[2] = "The Science of Purring".into();
         assert!(check_script("cats", &v, 6).unwrap_err().contains("heading"));
         v[2] = "Sure, here is a script about cats.".into();
@@ -258,7 +284,11 @@ mod tests {
         v[2] = "Short.".into();
         assert!(check_script("cats", &v, 6).unwrap_err().contains("1 words"));
         v[2] = vec!["word"; 41].join(" ") + ".";
-        assert!(check_script("cats", &v, 6).unwrap_err().contains("41 words"));
+        assert!(
+            check_script("cats", &v, 6)
+                .unwrap_err()
+                .contains("41 words")
+        );
     }
 
     #[test]
@@ -275,7 +305,11 @@ mod tests {
             "Traders carried the beans across the sea.",
         ]);
         assert_eq!(check_script("The history of coffee", &coffee, 3), Ok(()));
-        let zh = s(&["猫咪在放松的时候会发出呼噜声。", "这种声音来自喉部的肌肉。", "小猫出生几天后就会这样做。"]);
+        let zh = s(&[
+            "猫咪在放松的时候会发出呼噜声。",
+            "这种声音来自喉部的肌肉。",
+            "小猫出生几天后就会这样做。",
+        ]);
         assert_eq!(check_script("猫为什么会呼噜", &zh, 3), Ok(()));
     }
 

@@ -22,7 +22,12 @@ pub enum ChatFamily {
 pub const TURN_SEPARATOR: char = '\u{1e}';
 
 const MARKERS: [(&str, ChatFamily); 3] = [
-    ("<|im_start|>", ChatFamily::ChatMl { skip_thinking: false }),
+    (
+        "<|im_start|>",
+        ChatFamily::ChatMl {
+            skip_thinking: false,
+        },
+    ),
     ("<start_of_turn>", ChatFamily::Gemma),
     ("<|start_header_id|>", ChatFamily::Llama3),
 ];
@@ -124,18 +129,31 @@ mod tests {
         let none = |_: &str| false;
         assert_eq!(
             ChatFamily::detect(Some(SMOLLM2), none),
-            Some(ChatFamily::ChatMl { skip_thinking: false })
+            Some(ChatFamily::ChatMl {
+                skip_thinking: false
+            })
         );
         let qwen3 = "{{'<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n'}}";
         assert_eq!(
             ChatFamily::detect(Some(qwen3), none),
-            Some(ChatFamily::ChatMl { skip_thinking: true })
+            Some(ChatFamily::ChatMl {
+                skip_thinking: true
+            })
         );
         let gemma = "{{ '<start_of_turn>' + role + '\\n' }}";
-        assert_eq!(ChatFamily::detect(Some(gemma), none), Some(ChatFamily::Gemma));
+        assert_eq!(
+            ChatFamily::detect(Some(gemma), none),
+            Some(ChatFamily::Gemma)
+        );
         let llama3 = "<|start_header_id|>{{ role }}<|end_header_id|>";
-        assert_eq!(ChatFamily::detect(Some(llama3), none), Some(ChatFamily::Llama3));
-        assert_eq!(ChatFamily::detect(Some("[INST] {{ x }} [/INST]"), none), None);
+        assert_eq!(
+            ChatFamily::detect(Some(llama3), none),
+            Some(ChatFamily::Llama3)
+        );
+        assert_eq!(
+            ChatFamily::detect(Some("[INST] {{ x }} [/INST]"), none),
+            None
+        );
         let vocab = |t: &str| t == "<start_of_turn>";
         assert_eq!(ChatFamily::detect(None, vocab), Some(ChatFamily::Gemma));
         assert_eq!(ChatFamily::detect(None, none), None);
@@ -143,13 +161,19 @@ mod tests {
 
     #[test]
     fn renders_each_family() {
-        let chatml = ChatFamily::ChatMl { skip_thinking: false }.render(" Be brief. ", "Hi");
+        let chatml = ChatFamily::ChatMl {
+            skip_thinking: false,
+        }
+        .render(" Be brief. ", "Hi");
         assert_eq!(
             chatml,
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n\
              <|im_start|>assistant\n"
         );
-        let qwen3 = ChatFamily::ChatMl { skip_thinking: true }.render("", "Hi");
+        let qwen3 = ChatFamily::ChatMl {
+            skip_thinking: true,
+        }
+        .render("", "Hi");
         assert!(qwen3.starts_with("<|im_start|>user\nHi"));
         assert!(qwen3.ends_with("assistant\n<think>\n\n</think>\n\n"));
         let gemma = ChatFamily::Gemma.render("Be brief.", "Hi");
@@ -166,7 +190,10 @@ mod tests {
     #[test]
     fn few_shot_turns_become_real_turns() {
         let user = "Q1\u{1e}A1\u{1e}Q2";
-        let chatml = ChatFamily::ChatMl { skip_thinking: false }.render("S", user);
+        let chatml = ChatFamily::ChatMl {
+            skip_thinking: false,
+        }
+        .render("S", user);
         assert_eq!(
             chatml,
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n\

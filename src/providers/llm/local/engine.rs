@@ -122,7 +122,9 @@ impl Engine {
         let ct = Content::read(&mut file)
             .map_err(|e| LoadError::Broken(format!("not a readable GGUF file ({e})")))?;
         let md = &ct.metadata;
-        let arch = md_str(md, "general.architecture").unwrap_or("(none)").to_string();
+        let arch = md_str(md, "general.architecture")
+            .unwrap_or("(none)")
+            .to_string();
         if !SUPPORTED.contains(&arch.as_str()) {
             return Err(LoadError::Unsupported(format!(
                 "model architecture {arch:?} is not supported; supported architectures: {}",
@@ -137,8 +139,8 @@ impl Engine {
             }
         })?;
         let template = md_str(md, "tokenizer.chat_template");
-        let family = ChatFamily::detect(template, |t| tokenizer.token_id(t).is_some())
-            .ok_or_else(|| {
+        let family =
+            ChatFamily::detect(template, |t| tokenizer.token_id(t).is_some()).ok_or_else(|| {
                 LoadError::Unsupported(
                     "the chat template is not ChatML, Gemma or Llama 3, which are supported".into(),
                 )
@@ -209,7 +211,14 @@ impl Engine {
         // poisons the lock but the reset below makes the state clean again.
         let mut weights = self.weights.lock().unwrap_or_else(PoisonError::into_inner);
         weights.reset();
-        let result = self.run(&mut weights, &tokens, params, max_tokens, cancel, &mut progress);
+        let result = self.run(
+            &mut weights,
+            &tokens,
+            params,
+            max_tokens,
+            cancel,
+            &mut progress,
+        );
         weights.reset();
         result
     }
@@ -271,7 +280,10 @@ impl Engine {
         }
         stats.generated_tokens = generated.len();
         stats.generate_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let text = self.tokenizer.decode(&generated).map_err(GenError::Failed)?;
+        let text = self
+            .tokenizer
+            .decode(&generated)
+            .map_err(GenError::Failed)?;
         Ok((text, stats))
     }
 }
@@ -283,9 +295,15 @@ fn load_weights<R: Read + Seek>(
     device: &Device,
 ) -> candle_core::Result<Weights> {
     Ok(match arch {
-        "llama" => Weights::Llama(quantized_llama::ModelWeights::from_gguf(ct, reader, device)?),
-        "qwen2" => Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(ct, reader, device)?),
-        "qwen3" => Weights::Qwen3(quantized_qwen3::ModelWeights::from_gguf(ct, reader, device)?),
+        "llama" => Weights::Llama(quantized_llama::ModelWeights::from_gguf(
+            ct, reader, device,
+        )?),
+        "qwen2" => Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(
+            ct, reader, device,
+        )?),
+        "qwen3" => Weights::Qwen3(quantized_qwen3::ModelWeights::from_gguf(
+            ct, reader, device,
+        )?),
         _ => {
             let clean = quantized_gemma3::ModelWeights::from_gguf(ct, reader, device)?;
             Weights::Gemma3 {

@@ -61,7 +61,9 @@ fn value_int(v: &Value) -> Option<i64> {
 }
 
 pub(crate) fn md_str<'a>(md: &'a HashMap<String, Value>, key: &str) -> Option<&'a str> {
-    md.get(key).and_then(|v| v.to_string().ok()).map(String::as_str)
+    md.get(key)
+        .and_then(|v| v.to_string().ok())
+        .map(String::as_str)
 }
 
 fn md_array<'a>(md: &'a HashMap<String, Value>, key: &str) -> Result<&'a [Value], String> {
@@ -75,7 +77,11 @@ fn md_array<'a>(md: &'a HashMap<String, Value>, key: &str) -> Result<&'a [Value]
 fn md_strings(md: &HashMap<String, Value>, key: &str) -> Result<Vec<String>, String> {
     md_array(md, key)?
         .iter()
-        .map(|v| v.to_string().cloned().map_err(|_| format!("{key} holds a non-string")))
+        .map(|v| {
+            v.to_string()
+                .cloned()
+                .map_err(|_| format!("{key} holds a non-string"))
+        })
         .collect()
 }
 
@@ -205,7 +211,11 @@ fn byte_level_bpe(
             false,
         )
         .map_err(|e| format!("pre-tokenizer pattern: {e}"))?;
-        Ok(Sequence::new(vec![split.into(), ByteLevel::new(false, false, false).into()]).into())
+        Ok(Sequence::new(vec![
+            split.into(),
+            ByteLevel::new(false, false, false).into(),
+        ])
+        .into())
     };
     let pre_tokenizer: PreTokenizerWrapper = match pre {
         "qwen2" | "qwen35" => split(QWEN2_SPLIT)?,
@@ -279,7 +289,10 @@ mod tests {
         // Digits stay single tokens even though "2024" is a merge in the vocabulary.
         let year = tk.encode("2024").unwrap();
         assert_eq!(year.len(), 4, "{year:?}");
-        assert_eq!(tk.token_id("2024").map(|id| year.contains(&id)), Some(false));
+        assert_eq!(
+            tk.token_id("2024").map(|id| year.contains(&id)),
+            Some(false)
+        );
         // Control tokens are dropped on decode; everything else comes back byte for byte.
         let decoded = tk.decode(&ids).unwrap();
         assert_eq!(decoded, "user\nIn 2024 the café said \"hi\" 🙂");

@@ -130,7 +130,10 @@ pub fn local_terms_request(
         turns.push(numbered(&terms));
     }
     let topic = one_line(subject);
-    turns.push(ask(topic.trim_end_matches(['?', '!', '.']), &one_line(sentence)));
+    turns.push(ask(
+        topic.trim_end_matches(['?', '!', '.']),
+        &one_line(sentence),
+    ));
     ChatRequest {
         system,
         user: turns.join(&TURN_SEPARATOR.to_string()),
@@ -191,8 +194,14 @@ mod tests {
         assert_eq!(turns[0], "Topic: How bees make honey\nWrite 6 facts.");
         assert!(turns[1].starts_with("1. Bees visit") && turns[1].contains("\n6. They seal"));
         assert!(!turns[1].contains("7."));
-        assert_eq!(turns[2], "Topic: Why do cats purr?\nWrite 6 facts.\nMention whiskers.");
-        assert_eq!((r.temperature, r.max_tokens), (LOCAL_MAX_TEMPERATURE, Some(256)));
+        assert_eq!(
+            turns[2],
+            "Topic: Why do cats purr?\nWrite 6 facts.\nMention whiskers."
+        );
+        assert_eq!(
+            (r.temperature, r.max_tokens),
+            (LOCAL_MAX_TEMPERATURE, Some(256))
+        );
         assert_eq!(r.system, SCRIPT_SYSTEM);
         let french = ScriptConfig {
             language: "French".into(),
@@ -217,7 +226,10 @@ mod tests {
         let turns: Vec<&str> = r.user.split(TURN_SEPARATOR).collect();
         assert_eq!(turns.len(), 5);
         assert_eq!(turns[1], "1. bee on flower\n2. flower meadow\n3. honey bee");
-        assert_eq!(turns[4], "Topic: Why do cats purr\nSentence: Cats purr when calm.");
+        assert_eq!(
+            turns[4],
+            "Topic: Why do cats purr\nSentence: Cats purr when calm."
+        );
         assert!(r.system.contains("numbered list of 3"));
         assert_eq!(r.max_tokens, Some(38));
     }
@@ -230,8 +242,14 @@ mod tests {
             parse_term_lines(reply, 8),
             ["cat purring", "Sleeping Kitten", "vet's office"]
         );
-        assert_eq!(parse_term_lines(reply, 2), ["cat purring", "Sleeping Kitten"]);
-        assert_eq!(parse_term_lines("1. 16th century\n2. 3D map", 3), ["16th century", "3D map"]);
+        assert_eq!(
+            parse_term_lines(reply, 2),
+            ["cat purring", "Sleeping Kitten"]
+        );
+        assert_eq!(
+            parse_term_lines("1. 16th century\n2. 3D map", 3),
+            ["16th century", "3D map"]
+        );
         assert_eq!(
             parse_term_lines("lava flow, magma chamber; volcano", 3),
             ["lava flow", "magma chamber", "volcano"]

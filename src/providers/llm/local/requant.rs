@@ -64,7 +64,10 @@ mod tests {
         let values: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
         let original = Tensor::from_vec(values, (2, 32), &dev)?;
         let q4_1 = QTensor::quantize(&original, GgmlDType::Q4_1)?;
-        let norm = QTensor::quantize(&Tensor::ones(32, candle_core::DType::F32, &dev)?, GgmlDType::F32)?;
+        let norm = QTensor::quantize(
+            &Tensor::ones(32, candle_core::DType::F32, &dev)?,
+            GgmlDType::F32,
+        )?;
         let name = Value::String("llama".into());
         let mut file = Cursor::new(Vec::new());
         gguf_file::write(
@@ -80,11 +83,31 @@ mod tests {
         let up = out.tensor(&mut reader, "blk.0.ffn_up.weight", &dev)?;
         assert_eq!(up.dtype(), GgmlDType::Q8_0);
         let before = q4_1.dequantize(&dev)?;
-        let diff = (up.dequantize(&dev)? - before)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let diff = (up.dequantize(&dev)? - before)?
+            .abs()?
+            .max_all()?
+            .to_scalar::<f32>()?;
         assert!(diff < 0.01, "Q8_0 drifted by {diff}");
         let norm = out.tensor(&mut reader, "blk.0.norm.weight", &dev)?;
         assert_eq!(norm.dtype(), GgmlDType::F32);
+        // Done once: the result has nothing slow left.
         assert!(!worthwhile(&out, 1000, &dev));
+        Ok(())
+    }
+
+    #[test]
+    fn big_files_keep_their_encoding() -> Result<()> {
+        let dev = Device::Cpu;
+        let q4_1 = QTensor::quantize(
+            &Tensor::zeros(32, candle_core::DType::F32, &dev)?,
+            GgmlDType::Q4_1,
+        )?;
+        let mut file = Cursor::new(Vec::new());
+        gguf_file::write(&mut file, &[], &[("w", &q4_1)])?;
+        file.set_position(0);
+        let ct = Content::read(&mut file)?;
+        assert!(worthwhile(&ct, MAX_BYTES, &dev));
+        assert!(!worthwhile(&ct, MAX_BYTES + 1, &dev));
         Ok(())
     }
 }

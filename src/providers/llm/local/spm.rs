@@ -69,7 +69,10 @@ impl Spm {
             if matches!(*t, TYPE_CONTROL | TYPE_USER_DEFINED)
                 && let Some(first) = tok.chars().next()
             {
-                specials.entry(first).or_default().push((tok.clone(), i as u32));
+                specials
+                    .entry(first)
+                    .or_default()
+                    .push((tok.clone(), i as u32));
             }
         }
         // The longest special wins where several start at the same place.
@@ -231,7 +234,9 @@ mod tests {
             tokens.push(format!("<0x{b:02X}>"));
             types.push(TYPE_BYTE);
         }
-        let words = ["▁", "h", "e", "l", "o", "he", "ll", "hell", "hello", "▁hello", "lo"];
+        let words = [
+            "▁", "h", "e", "l", "o", "he", "ll", "hell", "hello", "▁hello", "lo",
+        ];
         for w in words {
             tokens.push(w.to_string());
             types.push(1);
