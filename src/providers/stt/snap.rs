@@ -112,7 +112,9 @@ pub fn snap_words(words: &mut [Word], mask: &SpeechMask) {
             }
         }
     }
-    for i in 0..words.len() {
+    let count = words.len();
+    let has_pauses = (0..mask.speech.len()).any(|k| mask.is_pause(k));
+    for i in 0..count {
         let next_start = words.get(i + 1).map_or(f64::INFINITY, |n| n.start);
         let prev_end = if i == 0 { 0.0 } else { words[i - 1].end };
         let w = &mut words[i];
@@ -120,7 +122,10 @@ pub fn snap_words(words: &mut [Word], mask: &SpeechMask) {
         if let Some(k) = mask.frame(w.end).filter(|&k| !mask.is_pause(k)) {
             let run_end = mask.run_end(k);
             let edge = time(run_end);
-            let pause_follows = run_end < mask.speech.len();
+            // The end of the recording counts as a pause for the last word (when the
+            // recording has pauses at all: without them snapping is off).
+            let pause_follows =
+                run_end < mask.speech.len() || (i + 1 == count && has_pauses);
             if pause_follows && edge <= next_start && edge - w.end <= MAX_EXTEND {
                 w.end = edge;
             }
@@ -194,14 +199,15 @@ mod tests {
             word(2.0, 2.5),
         ];
         snap_words(&mut words, &mask);
+        // The last word owns the speech up to the end of the recording.
         assert_eq!(
             spans(&words),
-            vec![(0.1, 0.4), (0.4, 0.6), (0.6, 1.0), (2.0, 2.5)]
+            vec![(0.1, 0.4), (0.4, 0.6), (0.6, 1.0), (2.0, 3.0)]
         );
         // A word that stops short of a pause reaches it, but never past MAX_EXTEND.
         let mut words = vec![word(0.1, 0.4), word(2.2, 2.5)];
         snap_words(&mut words, &mask);
-        assert_eq!(spans(&words), vec![(0.1, 0.4), (2.0, 2.5)]);
+        assert_eq!(spans(&words), vec![(0.1, 0.4), (2.0, 3.0)]);
     }
 
     #[test]
@@ -209,7 +215,7 @@ mod tests {
         let mask = two_phrases();
         let mut words = vec![word(0.6, 1.4), word(2.1, 2.9)];
         snap_words(&mut words, &mask);
-        assert_eq!(spans(&words), vec![(0.6, 1.0), (2.0, 2.9)]);
+        assert_eq!(spans(&words), vec![(0.6, 1.0), (2.0, 3.0)]);
     }
 
     #[test]
