@@ -123,6 +123,13 @@ fn parse_stage(s: &str) -> Result<Stage, String> {
 /// Exit codes: 0 done, 1 the task failed, 2 bad input or set-up, 130 interrupted.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // candle's quantized matmul spin-waits on its own thread pool; on 2 busy cores that
+    // waiting costs the local LLM 10-20x. One thread is measured faster; a user's own
+    // setting wins. Set before any thread exists, so no other code can be reading it.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called at the top of main, before the runtime or any thread is started.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

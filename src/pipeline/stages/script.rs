@@ -37,9 +37,14 @@ impl StageWork for ScriptStage {
                     "a recorded narration needs Whisper to read it: install the models with ./scripts/fetch-models.sh, or give its text with --script FILE",
                 )
             })?;
-            let transcript =
-                transcript_of(ctx, stt.as_ref(), &self.cache, recording, language(&self.config))
-                    .await?;
+            let transcript = transcript_of(
+                ctx,
+                stt.as_ref(),
+                &self.cache,
+                recording,
+                language(&self.config),
+            )
+            .await?;
             let sentences = text::split_sentences(&transcript.text);
             ("narration", transcript.text, sentences)
         } else if let Some(llm) = &self.llm {
@@ -86,12 +91,24 @@ impl ScriptStage {
         subject: &str,
     ) -> Result<Vec<String>, StageError> {
         ctx.model_ready(llm.warm_up().await?);
-        let wanted = self.config.script.sentences as usize;
+        let local = llm.name() == prompts::LOCAL_PROVIDER;
+        // A small local model needs a sentence count to follow; its prompt sets its own
+        // token budget for that count.
+        let wanted = if local {
+            prompts::local_sentence_count(&self.config.script)
+        } else {
+            self.config.script.sentences as usize
+        };
         let mut last_problem = String::new();
         for round in 0..ROUNDS {
-            let mut request =
-                prompts::script_request(subject, &self.config.script, self.config.llm.temperature);
-            request.max_tokens = Some(self.config.llm.max_tokens);
+            let mut request = prompts::script_request_for(
+                llm.name(),
+                subject,
+                &self.config.script,
+                self.config.llm.temperature,
+            );
+            let budget = self.config.llm.max_tokens;
+            request.max_tokens = Some(request.max_tokens.map_or(budget, |own| own.min(budget)));
             request.seed = Some(self.config.llm.seed.wrapping_add(round));
             let reply = ask_cached(ctx, llm, &self.cache, "llm", &request).await?;
             let mut sentences = text::split_sentences(&text::clean_script(&reply));

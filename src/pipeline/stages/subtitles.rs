@@ -71,7 +71,9 @@ impl StageWork for SubtitlesStage {
             })?;
         }
         let mut written: Vec<String> = files.iter().map(|(name, _)| name.to_string()).collect();
-        let timed_words = words.as_ref().map_or(0, |w| w.sentences.iter().map(Vec::len).sum());
+        let timed_words = words
+            .as_ref()
+            .map_or(0, |w| w.sentences.iter().map(Vec::len).sum());
         if words.is_some() {
             written.push(artifacts::WORDS.into());
         }

@@ -77,6 +77,9 @@ impl TermsStage {
         per_sentence: usize,
     ) -> Result<Option<Vec<Vec<String>>>, StageError> {
         ctx.model_ready(llm.warm_up().await?);
+        if llm.name() == prompts::LOCAL_PROVIDER {
+            return self.ask_per_sentence(ctx, llm, script, per_sentence).await;
+        }
         for round in 0..ROUNDS {
             let mut request = prompts::terms_request(
                 &script.subject,
@@ -109,5 +112,58 @@ impl TermsStage {
             "no usable search terms from the LLM: using the sentences' keywords",
         );
         Ok(None)
+    }
+
+    /// A small local model loses track of numbered sentences in one request: ask per
+    /// sentence, again with another seed when a reply is unusable, and fall back to that
+    /// sentence's keywords.
+    async fn ask_per_sentence(
+        &self,
+        ctx: &JobCtx,
+        llm: &dyn LlmProvider,
+        script: &ScriptDoc,
+        per_sentence: usize,
+    ) -> Result<Option<Vec<Vec<String>>>, StageError> {
+        let mut all = Vec::with_capacity(script.sentences.len());
+        for (i, sentence) in script.sentences.iter().enumerate() {
+            ctx.check_cancelled()?;
+            let mut found = Vec::new();
+            for round in 0..ROUNDS {
+                let mut request = prompts::local_terms_request(
+                    &script.subject,
+                    sentence,
+                    per_sentence,
+                    self.config.llm.temperature,
+                );
+                request.seed = Some(self.config.llm.seed.wrapping_add(round));
+                let reply = ask_cached(ctx, llm, &self.cache, "terms", &request).await?;
+                let terms = prompts::parse_term_lines(&reply, per_sentence);
+                if validate::check_terms(std::slice::from_ref(&terms), 1).is_ok() {
+                    found = terms;
+                    break;
+                }
+                forget(llm, &self.cache, "terms", &request);
+            }
+            if found.is_empty() {
+                ctx.log(
+                    LogLevel::Warn,
+                    format!(
+                        "no usable search terms for sentence {}: using its keywords",
+                        i + 1
+                    ),
+                );
+                found = bundled::keyword_terms(sentence, per_sentence);
+            }
+            ctx.progress(
+                Some((i + 1) as f32 / script.sentences.len() as f32),
+                format!(
+                    "terms for {} of {} sentences",
+                    i + 1,
+                    script.sentences.len()
+                ),
+            );
+            all.push(found);
+        }
+        Ok(Some(all))
     }
 }

@@ -27,7 +27,12 @@ pub async fn transcript_of(
         StageError::permanent(format!("cannot read the audio {}: {e}", audio.display()))
     })?;
     let digest = blake3::hash(&bytes).to_hex().to_string();
-    let key = CacheKey::new("transcript", stt.name(), "whisper-base-words-v2", &(digest, language));
+    let key = CacheKey::new(
+        "transcript",
+        stt.name(),
+        "whisper-base-words-v2",
+        &(digest, language),
+    );
     if let Some(hit) = cache.get(&key)
         && let Ok(transcript) = serde_json::from_slice::<Transcript>(&hit.bytes)
     {

@@ -30,7 +30,10 @@ impl StageWork for VoiceStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
         let script: ScriptDoc = artifacts::load(ctx, artifacts::SCRIPT)?;
         let (narration, engine) = match &ctx.spec.narration {
-            Some(recording) => (self.time_recording(ctx, &script, recording).await?, "recording"),
+            Some(recording) => (
+                self.time_recording(ctx, &script, recording).await?,
+                "recording",
+            ),
             None => (self.synthesize(ctx, &script).await?, self.tts.name()),
         };
         artifacts::save(ctx, artifacts::VOICE, &narration)?;
@@ -53,8 +56,12 @@ impl VoiceStage {
         let wav_path = ctx.path(artifacts::NARRATION);
         let fingerprint = self.tts.fingerprint();
         let audio_key = CacheKey::new("voice", self.tts.name(), &fingerprint, &script.sentences);
-        let timing_key =
-            CacheKey::new("voice-timings", self.tts.name(), &fingerprint, &script.sentences);
+        let timing_key = CacheKey::new(
+            "voice-timings",
+            self.tts.name(),
+            &fingerprint,
+            &script.sentences,
+        );
         if let Some((audio, timings)) = self.cache.get(&audio_key).zip(self.cache.get(&timing_key))
             && let Ok(narration) = serde_json::from_slice::<Narration>(&timings.bytes)
         {
@@ -77,8 +84,7 @@ impl VoiceStage {
             .synthesize(&script.sentences, &wav_path, &ctx.cancel, &on_progress)
             .await?;
         let cost_ms = started.elapsed().as_millis() as u64;
-        if let (Ok(audio), Ok(timings)) =
-            (std::fs::read(&wav_path), serde_json::to_vec(&narration))
+        if let (Ok(audio), Ok(timings)) = (std::fs::read(&wav_path), serde_json::to_vec(&narration))
         {
             let stored = self
                 .cache
@@ -110,14 +116,26 @@ impl VoiceStage {
         let mut cmd = tokio::process::Command::new(ffmpeg);
         cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
             .arg(recording)
-            .args(["-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", "-f", "wav"])
+            .args([
+                "-vn",
+                "-ac",
+                "1",
+                "-ar",
+                "48000",
+                "-c:a",
+                "pcm_s16le",
+                "-f",
+                "wav",
+            ])
             .arg(guard.path());
-        run_tool(&mut cmd, "ffmpeg", &ctx.cancel).await.map_err(|e| {
-            StageError::permanent(format!(
-                "cannot read the narration {}: {e}",
-                recording.display()
-            ))
-        })?;
+        run_tool(&mut cmd, "ffmpeg", &ctx.cancel)
+            .await
+            .map_err(|e| {
+                StageError::permanent(format!(
+                    "cannot read the narration {}: {e}",
+                    recording.display()
+                ))
+            })?;
         guard.commit(&wav_path).map_err(|e| {
             StageError::permanent(format!("cannot write {}: {e}", wav_path.display()))
         })?;

@@ -22,9 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 
-const PROVIDER: &str = "local";
-/// The bundled model's file inside its models folder.
-pub const DEFAULT_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// `LlmProvider::name()` of this provider; the prompts differ for it.
+pub const PROVIDER: &str = "local";
 /// Used when a request sets no `max_tokens` (the `llm.max_tokens` default).
 const DEFAULT_MAX_TOKENS: u32 = 400;
 /// A mild penalty over the recent tokens: enough to stop a 135M model from repeating one
@@ -92,7 +91,7 @@ impl LocalLlm {
         match local_model.trim() {
             "" => default_models_dir()
                 .join(ModelKind::Llm.folder())
-                .join(DEFAULT_FILE),
+                .join(ModelKind::Llm.key_files()[0]),
             path => PathBuf::from(path),
         }
     }
@@ -227,6 +226,10 @@ impl LlmProvider for LocalLlm {
                 joined = &mut job => break joined,
             }
         };
+        // Counts sent just before the worker finished.
+        while let Ok(n) = rx.try_recv() {
+            on_token(n);
+        }
         let failed = |message: String| ProviderError::Invalid {
             provider: PROVIDER.into(),
             message: format!("{}: {message}", self.model_name),
@@ -312,5 +315,26 @@ mod tests {
             text.contains("bad.gguf") && text.contains(FETCH_COMMAND),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn unsupported_architectures_are_named_with_the_supported_list() {
+        use candle_core::quantized::gguf_file::{Value, write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mamba.gguf");
+        let arch = Value::String("mamba".into());
+        let mut file = std::fs::File::create(&path).unwrap();
+        write(&mut file, &[("general.architecture", &arch)], &[]).unwrap();
+        let err = LocalLlm::new(path, "cpu".into(), 0.9)
+            .warm_up()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"mamba\"") && err.contains("llama, qwen2, qwen3, gemma3"),
+            "{err}"
+        );
+        // Fetching the models again would not help, so the fix is not suggested.
+        assert!(!err.contains(FETCH_COMMAND), "{err}");
     }
 }

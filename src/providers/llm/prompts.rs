@@ -14,7 +14,7 @@ pub use super::local::prompts::{
 };
 
 /// `LlmProvider::name()` of the embedded model, whose prompts differ.
-pub const LOCAL_PROVIDER: &str = "local";
+pub const LOCAL_PROVIDER: &str = super::local::PROVIDER;
 
 /// The script request suited to `provider` (an `LlmProvider::name()`).
 pub fn script_request_for(
