@@ -197,7 +197,8 @@ async fn chat(
         if llm.terms_calls.fetch_add(1, Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
-        "Sure! ```json\n[[\"cat purring\", \"sleepy cat\",], [\"cat healing\"], [\"kitten\"]]\n```".to_string()
+        "Sure! ```json\n[[\"cat purring\", \"sleepy cat\",], [\"cat healing\"], [\"kitten\"]]\n```"
+            .to_string()
     } else {
         llm.script_calls.fetch_add(1, Ordering::SeqCst);
         "<think>plan it</think>**Cats purr** when they are calm. The sound helps them heal. Kittens purr from the day they are born."
@@ -558,7 +559,9 @@ fn make_with_the_local_models_needs_no_key_and_no_network() {
         .collect();
     for model in ["SmolLM2", "Piper", "whisper"] {
         assert!(
-            loaded.iter().any(|m| m.to_lowercase().contains(&model.to_lowercase())),
+            loaded
+                .iter()
+                .any(|m| m.to_lowercase().contains(&model.to_lowercase())),
             "{model} was not used: {loaded:?}"
         );
     }
@@ -570,7 +573,10 @@ fn make_with_the_local_models_needs_no_key_and_no_network() {
         serde_json::from_slice(&std::fs::read(task_dir.join("words.json")).unwrap()).unwrap();
     assert!(words["sentences"].as_array().unwrap().len() >= 2);
     let ass = std::fs::read_to_string(task_dir.join("subtitles.ass")).unwrap();
-    assert!(ass.contains("\\c&H"), "the spoken word is highlighted: {ass}");
+    assert!(
+        ass.contains("\\c&H"),
+        "the spoken word is highlighted: {ass}"
+    );
     let probe = ffprobe(&task_dir.join("final.mp4"));
     assert_eq!((probe.width, probe.height), (1080, 1080));
     assert_eq!((probe.video_streams, probe.audio_streams), (1, 1));

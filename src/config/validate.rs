@@ -94,10 +94,18 @@ pub(super) fn validate_with(
     let r = Rules { origins };
 
     let llm = &cfg.llm;
-    r.one_of("llm.provider", &llm.provider, &["auto", "openai", "local", "none"])?;
+    r.one_of(
+        "llm.provider",
+        &llm.provider,
+        &["auto", "openai", "local", "none"],
+    )?;
     r.int("llm.max_tokens", llm.max_tokens.into(), 16, 4096)?;
     if !(llm.top_p > 0.0 && llm.top_p <= 1.0) {
-        return Err(r.invalid("llm.top_p", llm.top_p.to_string(), "a number above 0 and at most 1"));
+        return Err(r.invalid(
+            "llm.top_p",
+            llm.top_p.to_string(),
+            "a number above 0 and at most 1",
+        ));
     }
     let url = llm.base_url.trim();
     if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -107,7 +115,10 @@ pub(super) fn validate_with(
             "a URL starting with http:// or https://, or \"\" for no LLM",
         ));
     }
-    if !url.is_empty() && matches!(llm.provider.as_str(), "openai" | "auto") && llm.model.trim().is_empty() {
+    if !url.is_empty()
+        && matches!(llm.provider.as_str(), "openai" | "auto")
+        && llm.model.trim().is_empty()
+    {
         return Err(r.invalid(
             "llm.model",
             "\"\"".into(),

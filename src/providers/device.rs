@@ -19,9 +19,13 @@ pub fn candle_device(name: &str) -> Result<Device, ProviderError> {
 #[cfg(feature = "cuda")]
 fn cuda_device() -> Result<Device, ProviderError> {
     // Checked first so a machine without the driver gets a message, not a loader panic.
-    let driver_present = ["/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1", "/usr/lib/libcuda.so.1"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
+    let driver_present = [
+        "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+        "/usr/lib64/libcuda.so.1",
+        "/usr/lib/libcuda.so.1",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
         || std::env::var_os("LD_LIBRARY_PATH").is_some_and(|paths| {
             std::env::split_paths(&paths).any(|d| d.join("libcuda.so.1").exists())
         });

@@ -153,12 +153,12 @@ impl<T: Send + Sync + 'static> OnceModel<T> {
             .cell
             .get_or_try_init(|| async {
                 let started = Instant::now();
-                let model = tokio::task::spawn_blocking(load)
-                    .await
-                    .map_err(|e| ProviderError::Invalid {
+                let model = tokio::task::spawn_blocking(load).await.map_err(|e| {
+                    ProviderError::Invalid {
                         provider: self.name.clone(),
                         message: format!("model loader crashed: {e}"),
-                    })??;
+                    }
+                })??;
                 load_ms = started.elapsed().as_millis() as u64;
                 tracing::info!(model = %self.name, load_ms, "model loaded");
                 Ok::<_, ProviderError>(Arc::new(model))
@@ -218,7 +218,11 @@ mod tests {
         let folder = dir.path().join("smollm2");
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("SmolLM2-135M-Instruct.Q4_1.gguf"), b"12345").unwrap();
-        std::fs::write(folder.join(".manifest"), "5 SmolLM2-135M-Instruct.Q4_1.gguf\n").unwrap();
+        std::fs::write(
+            folder.join(".manifest"),
+            "5 SmolLM2-135M-Instruct.Q4_1.gguf\n",
+        )
+        .unwrap();
         assert_eq!(status(dir.path(), ModelKind::Llm), ModelStatus::Present);
         std::fs::write(folder.join("SmolLM2-135M-Instruct.Q4_1.gguf"), b"123").unwrap();
         assert!(matches!(

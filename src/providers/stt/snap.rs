@@ -124,8 +124,7 @@ pub fn snap_words(words: &mut [Word], mask: &SpeechMask) {
             let edge = time(run_end);
             // The end of the recording counts as a pause for the last word (when the
             // recording has pauses at all: without them snapping is off).
-            let pause_follows =
-                run_end < mask.speech.len() || (i + 1 == count && has_pauses);
+            let pause_follows = run_end < mask.speech.len() || (i + 1 == count && has_pauses);
             if pause_follows && edge <= next_start && edge - w.end <= MAX_EXTEND {
                 w.end = edge;
             }
