@@ -11,6 +11,7 @@ pub mod job;
 pub mod stage;
 pub mod stages;
 mod supervisor;
+mod task_id;
 
 pub use actor::RetryPolicy;
 pub use error::{FailureKind, StageError};

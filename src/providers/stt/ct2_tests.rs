@@ -236,3 +236,22 @@ fn wrong_header_or_truncation_says_corrupt_and_how_to_fix() {
         .expect("must fail");
     assert!(err.to_string().contains("/nonexistent/model.bin"), "{err}");
 }
+
+/// The tiny model as weights, candle's reference Whisper built on them, and a small mel
+/// input: the common start of the encoder and decoder comparison tests.
+pub(crate) fn tiny_reference() -> (VarBuilder<'static>, Config, Whisper, Tensor) {
+    let (bytes, _) = tiny_model(TINY);
+    let weights = load_bytes(&bytes).unwrap();
+    let config = weights.config.clone();
+    let vb = VarBuilder::from_tensors(weights.tensors, DType::F32, &Device::Cpu);
+    let reference = Whisper::load(&vb, config.clone()).unwrap();
+    let mel = Tensor::arange(0f32, 80.0, &Device::Cpu)
+        .unwrap()
+        .affine(0.05, -2.0)
+        .unwrap()
+        .sin()
+        .unwrap()
+        .reshape((1, 4, 20))
+        .unwrap();
+    (vb, config, reference, mel)
+}

@@ -241,9 +241,8 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::stt::ct2::tests::{TINY, load_bytes, tiny_model};
+    use crate::providers::stt::ct2::tests::tiny_reference;
     use candle_core::Device;
-    use candle_transformers::models::whisper::model::Whisper;
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
@@ -258,20 +257,8 @@ mod tests {
 
     #[test]
     fn matches_candles_decoder_fed_at_once_or_step_by_step() {
-        let (bytes, _) = tiny_model(TINY);
-        let weights = load_bytes(&bytes).unwrap();
-        let config = weights.config.clone();
-        let vb = VarBuilder::from_tensors(weights.tensors, DType::F32, &Device::Cpu);
-        let mut reference = Whisper::load(&vb, config.clone()).unwrap();
+        let (vb, config, mut reference, mel) = tiny_reference();
         let ours = Decoder::load(vb.pp("model.decoder"), &config).unwrap();
-        let mel = Tensor::arange(0f32, 80.0, &Device::Cpu)
-            .unwrap()
-            .affine(0.05, -2.0)
-            .unwrap()
-            .sin()
-            .unwrap()
-            .reshape((1, 4, 20))
-            .unwrap();
         let audio = reference.encoder.forward(&mel, true).unwrap();
         let tokens = [3u32, 7, 1, 11, 0];
 

@@ -116,25 +116,12 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::stt::ct2::tests::{TINY, load_bytes, tiny_model};
-    use candle_transformers::models::whisper::model::Whisper;
+    use crate::providers::stt::ct2::tests::tiny_reference;
 
     #[test]
     fn matches_candles_encoder_up_to_the_gelu_approximation() {
-        let (bytes, _) = tiny_model(TINY);
-        let weights = load_bytes(&bytes).unwrap();
-        let config = weights.config.clone();
-        let vb = VarBuilder::from_tensors(weights.tensors, DType::F32, &Device::Cpu);
-        let mut reference = Whisper::load(&vb, config.clone()).unwrap();
+        let (vb, config, mut reference, mel) = tiny_reference();
         let ours = Encoder::load(vb.pp("model.encoder"), &config).unwrap();
-        let mel = Tensor::arange(0f32, 80.0, &Device::Cpu)
-            .unwrap()
-            .affine(0.05, -2.0)
-            .unwrap()
-            .sin()
-            .unwrap()
-            .reshape((1, 4, 20))
-            .unwrap();
         let want = reference.encoder.forward(&mel, true).unwrap();
         let got = ours.forward(&mel, &|| false).unwrap().unwrap();
         assert!(ours.forward(&mel, &|| true).unwrap().is_none());

@@ -2,17 +2,20 @@
 //! graph, starts a stage when its inputs are ready, routes cancel and retry, and persists each
 //! transition to the task store before announcing it (group commit: one flush per batch).
 
+use super::Stage;
 use super::actor::Job;
-use super::events::{Event, EventKind, TaskId, now_ms};
+use super::events::{Event, EventKind, TaskId};
 use super::handle::{Command, PipelineError};
 use super::job::{JobCtx, Report};
-use super::{Stage, StageError};
+use super::task_id::new_task_id;
 use crate::fsutil::remove_part_files;
 use crate::store::{StageStatus, Store, TaskRecord, TaskSpec, TaskState};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod reports;
 
 /// Reports handled per batch before the store is flushed and events go out.
 const BATCH: usize = 512;
@@ -347,216 +350,11 @@ impl Supervisor {
             tracing::error!("stage actor {stage} has stopped");
         }
     }
-
-    async fn handle_report(&mut self, report: Report) {
-        match report {
-            Report::Event(event) => self.handle_stage_event(event),
-            Report::Ended {
-                task,
-                stage,
-                attempts,
-                result,
-                elapsed_ms,
-            } => {
-                self.handle_ended(&task, stage, attempts, result, elapsed_ms)
-                    .await
-            }
-        }
-    }
-
-    fn handle_stage_event(&mut self, event: Event) {
-        let persist = matches!(
-            event.kind,
-            EventKind::Started { .. } | EventKind::Failed { .. }
-        );
-        if let (true, Some(stage), Some(active)) =
-            (persist, event.stage, self.active.get_mut(&event.task))
-        {
-            let r = active.record.stage_mut(stage);
-            match &event.kind {
-                EventKind::Started { attempt } => {
-                    r.status = StageStatus::Running;
-                    r.attempts = *attempt;
-                    r.started_ms.get_or_insert(event.at_ms);
-                }
-                EventKind::Failed { error, .. } => r.error = Some(error.clone()),
-                _ => {}
-            }
-            let record = active.record.clone();
-            self.save_soon(&record);
-        }
-        self.outbox.push(event);
-    }
-
-    async fn handle_ended(
-        &mut self,
-        task: &str,
-        stage: Stage,
-        attempts: u32,
-        result: Result<super::job::StageOutput, StageError>,
-        elapsed_ms: u64,
-    ) {
-        let Some(active) = self.active.get_mut(task) else {
-            return;
-        };
-        active.running.remove(&stage);
-        let r = active.record.stage_mut(stage);
-        r.attempts = r.attempts.max(attempts);
-        r.finished_ms = Some(now_ms());
-        r.elapsed_ms = Some(elapsed_ms);
-        let kind = match result {
-            Ok(output) => {
-                r.status = StageStatus::Done;
-                r.outputs = output.files;
-                r.summary = output.summary;
-                EventKind::Finished { elapsed_ms }
-            }
-            Err(e) if e.is_cancelled() => {
-                r.status = StageStatus::Cancelled;
-                EventKind::Cancelled
-            }
-            Err(e) => {
-                let error = format!("stage {stage} failed: {}", e.message);
-                r.status = StageStatus::Failed;
-                r.error = Some(error.clone());
-                EventKind::Failed {
-                    error,
-                    will_retry: false,
-                    retry_in_ms: None,
-                }
-            }
-        };
-        let record = active.record.clone();
-        self.save(&record);
-        self.announce(task, Some(stage), kind);
-        self.dispatch_ready(task).await;
-    }
-
-    /// Ends the task when nothing runs and nothing more can start.
-    fn settle(&mut self, task: &str) {
-        let Some(active) = self.active.get(task) else {
-            return;
-        };
-        let record = &active.record;
-        if record.is_active()
-            || (!active.cancel.is_cancelled() && !record.ready_stages().is_empty())
-        {
-            return;
-        }
-        let mut record = record.clone();
-        record.finished_ms = Some(now_ms());
-        let elapsed_ms = record
-            .finished_ms
-            .unwrap_or(0)
-            .saturating_sub(record.created_ms);
-        let kind = if record.all_done() {
-            record.state = TaskState::Done;
-            record.output = final_output(&record, &self.store.tasks.task_dir(task));
-            EventKind::TaskDone {
-                output: record.output.as_ref().map(|p| p.display().to_string()),
-                elapsed_ms,
-            }
-        } else {
-            let failures: Vec<String> = record
-                .stages
-                .values()
-                .filter_map(|r| {
-                    (r.status == StageStatus::Failed)
-                        .then(|| r.error.clone())
-                        .flatten()
-                })
-                .collect();
-            record.state = if failures.is_empty() {
-                TaskState::Cancelled
-            } else {
-                TaskState::Failed
-            };
-            let reason = if failures.is_empty() {
-                let cancelled: Vec<&str> = record
-                    .stages
-                    .iter()
-                    .filter(|(_, r)| r.status == StageStatus::Cancelled)
-                    .map(|(s, _)| s.name())
-                    .collect();
-                format!("cancelled ({})", cancelled.join(", "))
-            } else {
-                failures.join("; ")
-            };
-            record.error = Some(reason.clone());
-            EventKind::TaskStopped { reason }
-        };
-        self.active.remove(task);
-        self.save(&record);
-        self.announce(task, None, kind);
-    }
-}
-
-/// The video if the task rendered one, else the last planned stage's first output.
-fn final_output(record: &TaskRecord, dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    if let Some(out) = &record.spec.out
-        && record.stage(Stage::Render).status == StageStatus::Done
-    {
-        return Some(out.clone());
-    }
-    Stage::ALL
-        .into_iter()
-        .rev()
-        .map(|s| record.stage(s))
-        .find(|r| r.status == StageStatus::Done && !r.outputs.is_empty())
-        .map(|r| dir.join(&r.outputs[0]))
 }
 
 fn rejected(task: &str, message: &str) -> PipelineError {
     PipelineError::Rejected {
         task: task.to_string(),
         message: message.to_string(),
-    }
-}
-
-/// `YYYYMMDD-HHMMSS-xxxx`: sorts by creation time, readable, unique enough for one machine.
-fn new_task_id() -> TaskId {
-    let ms = now_ms();
-    let secs = ms / 1000;
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:06x}",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        fastrand::u32(..0x100_0000)
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_819), (2027, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
-
-    #[test]
-    fn task_ids_sort_and_are_distinct() {
-        let a = new_task_id();
-        assert_eq!(a.len(), "20261127-100037-ab12cd".len());
-        assert_ne!(a, new_task_id());
     }
 }
