@@ -93,9 +93,7 @@ fn second_load(loaded: Option<Loaded>) -> String {
 /// The embedded LLM: load, time to the first token (prompt processing), generation speed.
 async fn llm(models: &Path, device: &str) -> Section {
     const MODEL: &str = "smollm2";
-    let gguf = models
-        .join(ModelKind::Llm.folder())
-        .join(ModelKind::Llm.key_files()[0]);
+    let gguf = ModelKind::Llm.main_file(models);
     let llm = LocalLlm::new(gguf, device.to_string(), 0.9);
     let load_ms = llm.warm_up().await.map_err(cost)?.map_or(0, |l| l.load_ms);
     let request = ChatRequest {
@@ -152,9 +150,7 @@ async fn llm(models: &Path, device: &str) -> Section {
 /// the Whisper section transcribes.
 async fn piper(models: &Path, wav: &Path) -> Section {
     const MODEL: &str = "piper";
-    let onnx = models
-        .join(ModelKind::Piper.folder())
-        .join(ModelKind::Piper.key_files()[0]);
+    let onnx = ModelKind::Piper.main_file(models);
     let voice = PiperVoice::new(onnx, "en-us".into(), 1.0, 1.0, 250, -14.0);
     let load_ms = voice
         .warm_up()

@@ -45,6 +45,11 @@ impl ModelKind {
         }
     }
 
+    /// The file a loader opens first (the weights), inside `models_dir`.
+    pub fn main_file(self, models_dir: &Path) -> PathBuf {
+        models_dir.join(self.folder()).join(self.key_files()[0])
+    }
+
     /// The files a loader opens, relative to the model's folder.
     pub fn key_files(self) -> &'static [&'static str] {
         match self {

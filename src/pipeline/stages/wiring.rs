@@ -61,9 +61,7 @@ impl Providers {
                     }
                     _ => {
                         let gguf = if explicit.is_empty() {
-                            models
-                                .join(ModelKind::Llm.folder())
-                                .join(ModelKind::Llm.key_files()[0])
+                            ModelKind::Llm.main_file(&models)
                         } else {
                             PathBuf::from(explicit)
                         };
@@ -102,9 +100,7 @@ impl Providers {
                     }
                     _ => {
                         let onnx = if explicit.is_empty() {
-                            models
-                                .join(ModelKind::Piper.folder())
-                                .join(ModelKind::Piper.key_files()[0])
+                            ModelKind::Piper.main_file(&models)
                         } else {
                             PathBuf::from(explicit)
                         };

@@ -89,9 +89,7 @@ impl LocalLlm {
     /// `llm.local_model` resolved: the configured file, or SmolLM2 in the models folder.
     pub fn model_path(local_model: &str) -> PathBuf {
         match local_model.trim() {
-            "" => default_models_dir()
-                .join(ModelKind::Llm.folder())
-                .join(ModelKind::Llm.key_files()[0]),
+            "" => ModelKind::Llm.main_file(&default_models_dir()),
             path => PathBuf::from(path),
         }
     }

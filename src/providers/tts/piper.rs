@@ -77,10 +77,7 @@ impl PiperVoice {
 
     /// The bundled voice, where the fetch script puts it.
     pub fn default_model_path() -> PathBuf {
-        let kind = ModelKind::Piper;
-        default_models_dir()
-            .join(kind.folder())
-            .join(kind.key_files()[0])
+        ModelKind::Piper.main_file(&default_models_dir())
     }
 
     pub fn model_path(&self) -> &Path {
