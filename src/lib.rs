@@ -11,4 +11,5 @@ pub mod fsutil;
 pub mod media;
 pub mod pipeline;
 pub mod providers;
+pub mod retry;
 pub mod store;

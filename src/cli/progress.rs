@@ -1,6 +1,7 @@
 //! Human progress lines for the headless CLI: a pure function of the event stream, throttled
 //! so a render's many progress events become a line per 10 %.
 
+use crate::pipeline::events::DownloadState;
 use crate::pipeline::{Event, EventKind, LogLevel, Stage};
 use std::collections::HashMap;
 
@@ -60,6 +61,31 @@ impl ProgressPrinter {
                 "{label} cache hit ({kind}), saved {}",
                 secs(*saved_ms)
             )),
+            EventKind::Download {
+                clip,
+                state,
+                done_bytes,
+                bytes_per_sec,
+                detail,
+                retry_in_ms,
+                ..
+            } => {
+                let why = detail.as_deref().unwrap_or("no reason given");
+                match state {
+                    DownloadState::Queued | DownloadState::Downloading => None,
+                    DownloadState::Retrying => Some(format!(
+                        "{label} {clip}: retrying in {}: {why}",
+                        secs(retry_in_ms.unwrap_or(0))
+                    )),
+                    DownloadState::Done => Some(format!(
+                        "{label} {clip}: {:.1} MB at {:.1} MB/s",
+                        *done_bytes as f64 / 1e6,
+                        *bytes_per_sec as f64 / 1e6
+                    )),
+                    DownloadState::Cached => Some(format!("{label} {clip}: already downloaded")),
+                    DownloadState::Rejected => Some(format!("{label} {clip}: rejected: {why}")),
+                }
+            }
             EventKind::Log { level, message } => match level {
                 LogLevel::Info => Some(format!("{label} {message}")),
                 LogLevel::Warn => Some(format!("{label} warning: {message}")),

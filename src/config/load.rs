@@ -275,6 +275,17 @@ fn finish(cfg: &mut Config, opts: &LoadOptions) {
     {
         cfg.llm.api_key = Secret::new(key.trim());
     }
+    for stock in [&mut cfg.footage.pexels, &mut cfg.footage.pixabay] {
+        let var = stock.api_key_env.trim();
+        if let Some(keys) = (!var.is_empty()).then(|| opts.var(var)).flatten() {
+            for key in keys.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                let key = Secret::new(key);
+                if !stock.api_keys.contains(&key) {
+                    stock.api_keys.push(key);
+                }
+            }
+        }
+    }
     let expand = |p: &Path| match (p.strip_prefix("~"), &opts.home) {
         (Ok(rest), Some(home)) => home.join(rest),
         _ => p.to_path_buf(),

@@ -5,6 +5,7 @@
 
 mod env;
 mod error;
+mod footage;
 pub mod load;
 mod schema;
 pub mod secret;
@@ -12,6 +13,7 @@ pub mod secret;
 mod tests;
 mod validate;
 
+pub use footage::{FootageConfig, NetConfig, StockConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
 
@@ -33,6 +35,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub models: ModelsConfig,
     pub stt: SttConfig,
+    pub net: NetConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -155,24 +158,6 @@ impl Default for VoiceConfig {
             rate: 1.0,
             volume: 1.0,
             sentence_gap_ms: 250,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FootageConfig {
-    /// Sources tried in order: "local", "generated".
-    pub sources: Vec<String>,
-    /// Folders of videos and images for the "local" source.
-    pub local_dirs: Vec<PathBuf>,
-}
-
-impl Default for FootageConfig {
-    fn default() -> Self {
-        FootageConfig {
-            sources: vec!["local".into(), "generated".into()],
-            local_dirs: Vec::new(),
         }
     }
 }

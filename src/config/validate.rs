@@ -148,25 +148,7 @@ pub(super) fn validate_with(
         2000,
     )?;
 
-    let sources = &cfg.footage.sources;
-    let source_set = ["local", "generated"];
-    if sources.is_empty() {
-        return Err(r.invalid(
-            "footage.sources",
-            "[]".into(),
-            "a non-empty list drawn from \"local\", \"generated\"",
-        ));
-    }
-    for (i, source) in sources.iter().enumerate() {
-        r.one_of("footage.sources", source, &source_set)?;
-        if sources[..i].contains(source) {
-            return Err(r.invalid(
-                "footage.sources",
-                format!("{sources:?}"),
-                "each source at most once",
-            ));
-        }
-    }
+    validate_footage(&r, cfg)?;
 
     let video = &cfg.video;
     r.one_of("video.aspect", &video.aspect, &["9:16", "16:9", "1:1"])?;
@@ -296,4 +278,80 @@ mod tests {
         cfg.llm.base_url = "https://api.openai.com/v1".into();
         validate(&cfg).unwrap();
     }
+}
+
+const FOOTAGE_SOURCES: &[&str] = &["local", "pexels", "pixabay", "generated"];
+
+fn validate_footage(r: &Rules, cfg: &Config) -> Result<(), ConfigError> {
+    let footage = &cfg.footage;
+    let sources = &footage.sources;
+    if sources.is_empty() {
+        return Err(r.invalid(
+            "footage.sources",
+            "[]".into(),
+            "a non-empty list drawn from \"local\", \"pexels\", \"pixabay\", \"generated\"",
+        ));
+    }
+    for (i, source) in sources.iter().enumerate() {
+        r.one_of("footage.sources", source, FOOTAGE_SOURCES)?;
+        if sources[..i].contains(source) {
+            return Err(r.invalid(
+                "footage.sources",
+                format!("{sources:?}"),
+                "each source at most once",
+            ));
+        }
+    }
+    r.int(
+        "footage.candidates_per_sentence",
+        footage.candidates_per_sentence.into(),
+        1,
+        10,
+    )?;
+    r.one_of("footage.media", &footage.media, &["video", "image"])?;
+    r.int(
+        "footage.search_ttl_hours",
+        footage.search_ttl_hours,
+        0,
+        24 * 365,
+    )?;
+    for (name, stock, max_page) in [
+        ("pexels", &footage.pexels, 80),
+        ("pixabay", &footage.pixabay, 200),
+    ] {
+        let url = stock.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let key = format!("footage.{name}.base_url");
+            return Err(r.invalid(
+                &key,
+                show_str(&key, url),
+                "a URL starting with http:// or https://",
+            ));
+        }
+        r.int(
+            &format!("footage.{name}.per_page"),
+            stock.per_page.into(),
+            3,
+            max_page,
+        )?;
+    }
+
+    let net = &cfg.net;
+    let proxy = net.proxy.expose().trim();
+    let schemes = ["http://", "https://", "socks5://", "socks5h://"];
+    if !proxy.is_empty() && !schemes.iter().any(|s| proxy.starts_with(s)) {
+        // The value may hold a password: it is not repeated.
+        return Err(r.invalid(
+            "net.proxy",
+            "(not shown)".into(),
+            "a URL starting with http://, https://, socks5:// or socks5h://, or \"\" for none",
+        ));
+    }
+    r.int("net.max_downloads", net.max_downloads.into(), 1, 64)?;
+    r.int("net.per_host", net.per_host.into(), 1, 64)?;
+    r.int("net.connect_timeout_secs", net.connect_timeout_secs, 1, 300)?;
+    r.int("net.stall_timeout_secs", net.stall_timeout_secs, 1, 600)?;
+    r.int("net.max_clip_mb", net.max_clip_mb, 1, 10_000)?;
+    r.int("net.max_attempts", net.max_attempts.into(), 1, 10)?;
+    Ok(())
 }

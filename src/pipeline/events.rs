@@ -1,6 +1,7 @@
 //! The one event stream: stage actors → supervisor → every view (CLI lines, JSON, dashboard).
 
 use super::stage::Stage;
+pub use crate::providers::download::DownloadState;
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,6 +43,21 @@ pub enum EventKind {
     ModelReady {
         model: String,
         load_ms: u64,
+    },
+    /// One clip of the footage stage: queued, downloading (bytes), retrying, done, cached,
+    /// rejected (with why).
+    Download {
+        clip: String,
+        source: String,
+        state: DownloadState,
+        done_bytes: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        total_bytes: Option<u64>,
+        bytes_per_sec: u64,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        detail: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        retry_in_ms: Option<u64>,
     },
     Log {
         level: LogLevel,

@@ -4,10 +4,11 @@
 //! unbounded channels, so no cycle of bounded channels can deadlock.
 
 use super::Stage;
-use super::actor::{RetryPolicy, spawn_stage_actor};
+use super::actor::spawn_stage_actor;
 use super::events::{Event, TaskId};
 use super::job::StageWork;
 use super::supervisor::Supervisor;
+use crate::retry::RetryPolicy;
 use crate::store::{Store, StoreError, TaskRecord, TaskSpec};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -13,7 +13,7 @@ pub mod stages;
 mod supervisor;
 mod task_id;
 
-pub use actor::RetryPolicy;
+pub use crate::retry::RetryPolicy;
 pub use error::{FailureKind, StageError};
 pub use events::{Event, EventKind, LogLevel, TaskId};
 pub use handle::{EngineSettings, Pipeline, PipelineError, PipelineHandle, StageSet};

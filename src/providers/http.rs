@@ -6,6 +6,7 @@
 //! in a header cannot leak into a message.
 
 use super::{ProviderError, parse_retry_after};
+use crate::config::Secret;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::sync::Once;
@@ -25,20 +26,45 @@ static CRYPTO_PROVIDER: Once = Once::new();
 /// It is an idle timeout rather than a total deadline so that long LLM streams and large clip
 /// downloads are not cut off while data keeps flowing. Proxy environment variables are honoured.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    client_via(timeout, CONNECT_TIMEOUT, None)
+}
+
+/// Like [`client`], with a connect timeout and an explicit proxy (`[net] proxy`); with no proxy
+/// the usual environment variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) apply.
+pub fn client_via(
+    timeout: Duration,
+    connect_timeout: Duration,
+    proxy: Option<&Secret>,
+) -> Result<reqwest::Client, ProviderError> {
     CRYPTO_PROVIDER.call_once(|| {
         // reqwest is built without a bundled provider and panics without one; another part of
         // the program may have installed one first, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT.min(timeout.max(Duration::from_millis(1))))
+    let setup_error = |message: String| ProviderError::Invalid {
+        provider: "http".into(),
+        message,
+    };
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout.min(timeout.max(Duration::from_millis(1))))
         .read_timeout(timeout)
-        .user_agent(concat!("reelforge/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ProviderError::Invalid {
-            provider: "http".into(),
-            message: format!("cannot set up the HTTP client: {}", cause_chain(&e)),
-        })
+        .user_agent(concat!("reelforge/", env!("CARGO_PKG_VERSION")));
+    if let Some(proxy) = proxy.filter(|p| !p.is_empty()) {
+        // The proxy URL may carry a password: the error names the setting, never the value.
+        let proxy = reqwest::Proxy::all(proxy.expose().trim()).map_err(|_| {
+            setup_error(
+                "[net] proxy is not a usable proxy URL; write it as http://host:port or socks5://host:port"
+                    .into(),
+            )
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| {
+        setup_error(format!(
+            "cannot set up the HTTP client: {}",
+            cause_chain(&e)
+        ))
+    })
 }
 
 /// Maps a non-success HTTP status to an error, keeping the vendor's own explanation.

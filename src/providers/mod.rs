@@ -5,6 +5,7 @@
 //! never contain an API key.
 
 pub mod device;
+pub mod download;
 pub mod embed;
 pub mod footage;
 pub mod http;

@@ -199,13 +199,14 @@ mod tests {
 
     fn clip(name: &str, duration: Option<f64>, sentence: Option<usize>) -> Clip {
         Clip {
-            source: ClipSource::Video(name.into()),
-            duration,
-            width: 640,
-            height: 360,
-            description: name.replace('_', " "),
-            provider: "local".into(),
             sentence,
+            ..Clip::new(
+                ClipSource::Video(name.into()),
+                duration,
+                (640, 360),
+                name.replace('_', " "),
+                "local",
+            )
         }
     }
 

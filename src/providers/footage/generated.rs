@@ -22,18 +22,19 @@ impl FootageSource for GeneratedSource {
     ) -> Result<Found, ProviderError> {
         let clips = (0..request.sentence_terms.len().max(1))
             .map(|i| Clip {
-                source: ClipSource::Lavfi(generate::background(
-                    i,
-                    request.width,
-                    request.height,
-                    request.fps,
-                )),
-                duration: None,
-                width: request.width,
-                height: request.height,
-                description: format!("generated background {}", i + 1),
-                provider: "generated".into(),
                 sentence: Some(i),
+                ..Clip::new(
+                    ClipSource::Lavfi(generate::background(
+                        i,
+                        request.width,
+                        request.height,
+                        request.fps,
+                    )),
+                    None,
+                    (request.width, request.height),
+                    format!("generated background {}", i + 1),
+                    "generated",
+                )
             })
             .collect();
         Ok(Found {

@@ -156,19 +156,18 @@ async fn describe(path: &Path, cancel: &CancellationToken) -> Result<Clip, Media
             message: "shorter than half a second".into(),
         });
     }
-    Ok(Clip {
-        source: if is_image {
-            ClipSource::Image(path.to_path_buf())
-        } else {
-            ClipSource::Video(path.to_path_buf())
-        },
+    let source = if is_image {
+        ClipSource::Image(path.to_path_buf())
+    } else {
+        ClipSource::Video(path.to_path_buf())
+    };
+    Ok(Clip::new(
+        source,
         duration,
-        width: info.width,
-        height: info.height,
-        description: description_for(path),
-        provider: "local".into(),
-        sentence: None,
-    })
+        (info.width, info.height),
+        description_for(path),
+        "local",
+    ))
 }
 
 /// The sidecar's words if there is one, else the file name made readable.

@@ -1,0 +1,120 @@
+//! The parallel downloader shared by every task: a bounded pool with a per-host limit,
+//! `*.part` files resumed with HTTP `Range`, retries with backoff honouring `Retry-After`,
+//! connect and stalled-body timeouts, a size cap, and validation (content type, ffprobe, a
+//! decode of the tail) before a clip gets its final name under `clips/`.
+//!
+//! Clips are stored once by URL hash; a URL already stored costs no network at all. Two tasks
+//! asking for the same URL at once share one transfer.
+
+use crate::providers::footage::MediaKind;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the pool may do; built from `[net]` in the config.
+#[derive(Clone, Debug)]
+pub struct DownloadSettings {
+    /// Transfers running at once across all tasks.
+    pub max_downloads: usize,
+    /// Transfers running at once to one host (`host:port`).
+    pub per_host: usize,
+    pub connect_timeout: Duration,
+    /// A body that delivers nothing for this long is dropped (and resumed).
+    pub stall_timeout: Duration,
+    /// Larger files are rejected before or while downloading.
+    pub max_bytes: u64,
+    /// Tries per URL, the first included.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// `[net] proxy`; `None`: the usual environment variables (HTTPS_PROXY, NO_PROXY, ...).
+    pub proxy: Option<String>,
+}
+
+impl Default for DownloadSettings {
+    fn default() -> Self {
+        DownloadSettings {
+            max_downloads: 8,
+            per_host: 6,
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(20),
+            max_bytes: 300 * 1024 * 1024,
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            proxy: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DownloadRequest {
+    pub url: String,
+    /// Shown in progress events: "pexels 1448735".
+    pub label: String,
+    /// The provider that offered it, for messages.
+    pub source: String,
+    pub kind: MediaKind,
+    /// What the vendor said the size is, if it did.
+    pub expected_bytes: Option<u64>,
+}
+
+/// Where a clip is in its life; the states the dashboard and the CLI show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadState {
+    Queued,
+    Downloading,
+    Retrying,
+    Done,
+    /// Already in `clips/`: nothing downloaded.
+    Cached,
+    /// Discarded (HTML page, truncated, undecodable, too big, gave up): another candidate is taken.
+    Rejected,
+}
+
+/// One progress report of one clip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DownloadUpdate {
+    pub label: String,
+    pub source: String,
+    pub state: DownloadState,
+    pub done_bytes: u64,
+    pub total_bytes: Option<u64>,
+    pub bytes_per_sec: u64,
+    /// Why (rejected, retrying).
+    pub detail: Option<String>,
+    pub retry_in: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    /// The validated file under `clips/`.
+    pub path: PathBuf,
+    /// Bytes that came over the network for this request (0 when cached).
+    pub network_bytes: u64,
+    pub size: u64,
+    pub from_cache: bool,
+    /// Wall time of the original download (what a cache hit saved).
+    pub download_ms: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Seconds; `None` for stills.
+    pub duration: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// This candidate is unusable; take another. Nothing was kept.
+    #[error("{source_name}: {label} rejected: {reason}")]
+    Rejected {
+        source_name: String,
+        label: String,
+        reason: String,
+    },
+    /// Local trouble (disk full, clips folder unwritable): no other candidate will do better.
+    #[error("cannot store clip {path}: {message}")]
+    Storage { path: PathBuf, message: String },
+    #[error("cancelled")]
+    Cancelled,
+}
