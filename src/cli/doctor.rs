@@ -1,6 +1,9 @@
 //! `reelforge doctor`: what the settings need, what is missing, and the command that fixes it.
 
 use crate::config::Config;
+
+#[path = "doctor_footage.rs"]
+mod footage;
 use crate::config::load::data_dir;
 use crate::providers::models::{FETCH_COMMAND, ModelKind, ModelStatus, status};
 use std::ffi::OsStr;
@@ -23,7 +26,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(name: &str, detail: impl Into<String>) -> Self {
+    pub(super) fn pass(name: &str, detail: impl Into<String>) -> Self {
         Check {
             name: name.into(),
             ok: true,
@@ -33,7 +36,7 @@ impl Check {
         }
     }
 
-    fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(super) fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Check {
             name: name.into(),
             ok: false,
@@ -43,7 +46,7 @@ impl Check {
         }
     }
 
-    fn advisory(mut self) -> Self {
+    pub(super) fn advisory(mut self) -> Self {
         self.required = false;
         self
     }
@@ -84,7 +87,7 @@ pub fn run_checks_with_path(cfg: &Config, path_var: &OsStr) -> Vec<Check> {
     checks.extend(model_checks(cfg));
     checks.push(llm_check(cfg));
     checks.push(api_key_check(cfg));
-    checks.extend(footage_checks(cfg));
+    checks.extend(footage::footage_checks(cfg));
     checks.push(data_dir_check(&data_dir(cfg)));
     checks
 }
@@ -392,42 +395,6 @@ fn api_key_check(cfg: &Config) -> Check {
     check.advisory()
 }
 
-fn footage_checks(cfg: &Config) -> Vec<Check> {
-    let name = "local footage";
-    if !cfg.footage.sources.iter().any(|s| s == "local") {
-        return vec![
-            Check::pass(name, "not used (\"local\" is not in [footage] sources)").advisory(),
-        ];
-    }
-    if cfg.footage.local_dirs.is_empty() {
-        return vec![Check::pass(name, "no folders set: generated footage is used").advisory()];
-    }
-    cfg.footage
-        .local_dirs
-        .iter()
-        .map(|dir| {
-            let shown = dir.display().to_string();
-            let quoted = sh_quote(&shown);
-            match std::fs::read_dir(dir) {
-                Ok(entries) => Check::pass(
-                    name,
-                    format!("{shown}: {} entries", entries.count()),
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::fail(
-                    name,
-                    format!("{shown} does not exist"),
-                    format!("mkdir -p {quoted}  (and put clips in it), or remove it from [footage] local_dirs"),
-                ),
-                Err(e) => Check::fail(
-                    name,
-                    format!("{shown} cannot be read: {e}"),
-                    format!("chmod u+rx {quoted}"),
-                ),
-            }
-        })
-        .collect()
-}
-
 fn data_dir_check(dir: &Path) -> Check {
     let name = "data folder";
     let shown = dir.display().to_string();
@@ -449,7 +416,7 @@ fn data_dir_check(dir: &Path) -> Check {
 }
 
 /// Quotes a path for a copy-pasted shell command.
-fn sh_quote(s: &str) -> String {
+pub(super) fn sh_quote(s: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%~=,".contains(c);
     if !s.is_empty() && s.chars().all(plain) {
         s.to_string()

@@ -208,78 +208,6 @@ pub(super) fn validate_with(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validate_checks_each_rule() {
-        type Breaker = fn(&mut Config);
-        let cases: Vec<(&str, Breaker)> = vec![
-            ("llm.provider", |c| c.llm.provider = "claude".into()),
-            ("llm.base_url", |c| c.llm.base_url = "localhost:8080".into()),
-            ("llm.temperature", |c| c.llm.temperature = f64::NAN),
-            ("llm.timeout_secs", |c| c.llm.timeout_secs = 0),
-            ("script.paragraphs", |c| c.script.paragraphs = 11),
-            ("terms.per_sentence", |c| c.terms.per_sentence = 0),
-            ("voice.provider", |c| c.voice.provider = "festival".into()),
-            ("voice.loudness_lufs", |c| c.voice.loudness_lufs = 0.0),
-            ("llm.max_tokens", |c| c.llm.max_tokens = 5),
-            ("llm.top_p", |c| c.llm.top_p = 0.0),
-            ("models.device", |c| c.models.device = "tpu".into()),
-            ("stt.provider", |c| c.stt.provider = "google".into()),
-            ("script.sentences", |c| c.script.sentences = 2),
-            ("voice.rate", |c| c.voice.rate = 2.5),
-            ("voice.volume", |c| c.voice.volume = -0.1),
-            ("voice.sentence_gap_ms", |c| c.voice.sentence_gap_ms = 2001),
-            ("footage.sources", |c| c.footage.sources.clear()),
-            ("footage.sources", |c| {
-                c.footage.sources.push("pexels".into())
-            }),
-            ("footage.sources", |c| {
-                c.footage.sources.push("local".into())
-            }),
-            ("video.fps", |c| c.video.fps = 61),
-            ("video.max_clip_secs", |c| c.video.max_clip_secs = 1.0),
-            ("video.encoder", |c| c.video.encoder = "h264_nvenc".into()),
-            ("video.preset", |c| c.video.preset = "turbo".into()),
-            ("video.crf", |c| c.video.crf = 52),
-            ("subtitles.color", |c| c.subtitles.color = "white".into()),
-            ("subtitles.outline_color", |c| {
-                c.subtitles.outline_color = "#12345".into()
-            }),
-            ("subtitles.position", |c| {
-                c.subtitles.position = "middle".into()
-            }),
-            ("subtitles.outline", |c| c.subtitles.outline = 11),
-            ("subtitles.max_line_chars", |c| {
-                c.subtitles.max_line_chars = 9
-            }),
-            ("subtitles.size", |c| c.subtitles.size = 7),
-            ("pipeline.max_attempts", |c| c.pipeline.max_attempts = 0),
-            ("pipeline.backoff_base_ms", |c| {
-                c.pipeline.backoff_base_ms = 0
-            }),
-            ("pipeline.backoff_base_ms", |c| {
-                c.pipeline.backoff_max_ms = 10
-            }),
-            ("pipeline.limits", |c| {
-                c.pipeline.limits.insert("upload".into(), 1);
-            }),
-        ];
-        for (key, break_it) in cases {
-            let mut cfg = Config::default();
-            break_it(&mut cfg);
-            let msg = validate(&cfg).unwrap_err().to_string();
-            assert!(msg.contains(&format!("`{key}`")), "{key}: {msg}");
-        }
-        let mut cfg = Config::default();
-        cfg.subtitles.size = 48;
-        cfg.llm.base_url = "https://api.openai.com/v1".into();
-        validate(&cfg).unwrap();
-    }
-}
-
 const FOOTAGE_SOURCES: &[&str] = &["local", "pexels", "pixabay", "generated"];
 
 fn validate_footage(r: &Rules, cfg: &Config) -> Result<(), ConfigError> {
@@ -354,4 +282,76 @@ fn validate_footage(r: &Rules, cfg: &Config) -> Result<(), ConfigError> {
     r.int("net.max_clip_mb", net.max_clip_mb, 1, 10_000)?;
     r.int("net.max_attempts", net.max_attempts.into(), 1, 10)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_checks_each_rule() {
+        type Breaker = fn(&mut Config);
+        let cases: Vec<(&str, Breaker)> = vec![
+            ("llm.provider", |c| c.llm.provider = "claude".into()),
+            ("llm.base_url", |c| c.llm.base_url = "localhost:8080".into()),
+            ("llm.temperature", |c| c.llm.temperature = f64::NAN),
+            ("llm.timeout_secs", |c| c.llm.timeout_secs = 0),
+            ("script.paragraphs", |c| c.script.paragraphs = 11),
+            ("terms.per_sentence", |c| c.terms.per_sentence = 0),
+            ("voice.provider", |c| c.voice.provider = "festival".into()),
+            ("voice.loudness_lufs", |c| c.voice.loudness_lufs = 0.0),
+            ("llm.max_tokens", |c| c.llm.max_tokens = 5),
+            ("llm.top_p", |c| c.llm.top_p = 0.0),
+            ("models.device", |c| c.models.device = "tpu".into()),
+            ("stt.provider", |c| c.stt.provider = "google".into()),
+            ("script.sentences", |c| c.script.sentences = 2),
+            ("voice.rate", |c| c.voice.rate = 2.5),
+            ("voice.volume", |c| c.voice.volume = -0.1),
+            ("voice.sentence_gap_ms", |c| c.voice.sentence_gap_ms = 2001),
+            ("footage.sources", |c| c.footage.sources.clear()),
+            ("footage.sources", |c| {
+                c.footage.sources.push("pexels".into())
+            }),
+            ("footage.sources", |c| {
+                c.footage.sources.push("local".into())
+            }),
+            ("video.fps", |c| c.video.fps = 61),
+            ("video.max_clip_secs", |c| c.video.max_clip_secs = 1.0),
+            ("video.encoder", |c| c.video.encoder = "h264_nvenc".into()),
+            ("video.preset", |c| c.video.preset = "turbo".into()),
+            ("video.crf", |c| c.video.crf = 52),
+            ("subtitles.color", |c| c.subtitles.color = "white".into()),
+            ("subtitles.outline_color", |c| {
+                c.subtitles.outline_color = "#12345".into()
+            }),
+            ("subtitles.position", |c| {
+                c.subtitles.position = "middle".into()
+            }),
+            ("subtitles.outline", |c| c.subtitles.outline = 11),
+            ("subtitles.max_line_chars", |c| {
+                c.subtitles.max_line_chars = 9
+            }),
+            ("subtitles.size", |c| c.subtitles.size = 7),
+            ("pipeline.max_attempts", |c| c.pipeline.max_attempts = 0),
+            ("pipeline.backoff_base_ms", |c| {
+                c.pipeline.backoff_base_ms = 0
+            }),
+            ("pipeline.backoff_base_ms", |c| {
+                c.pipeline.backoff_max_ms = 10
+            }),
+            ("pipeline.limits", |c| {
+                c.pipeline.limits.insert("upload".into(), 1);
+            }),
+        ];
+        for (key, break_it) in cases {
+            let mut cfg = Config::default();
+            break_it(&mut cfg);
+            let msg = validate(&cfg).unwrap_err().to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{key}: {msg}");
+        }
+        let mut cfg = Config::default();
+        cfg.subtitles.size = 48;
+        cfg.llm.base_url = "https://api.openai.com/v1".into();
+        validate(&cfg).unwrap();
+    }
 }

@@ -9,6 +9,7 @@ use crate::pipeline::events::now_ms;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Bumped when the meaning of cached values changes, so old entries stop matching.
 const CACHE_FORMAT: u32 = 1;
@@ -84,8 +85,22 @@ impl Cache {
     }
 
     pub fn get(&self, key: &CacheKey) -> Option<CachedValue> {
+        self.get_within(key, None)
+    }
+
+    /// Like [`Cache::get`], but an entry older than `max_age` is a miss (search results).
+    pub fn get_fresh(&self, key: &CacheKey, max_age: Duration) -> Option<CachedValue> {
+        self.get_within(key, Some(max_age))
+    }
+
+    fn get_within(&self, key: &CacheKey, max_age: Option<Duration>) -> Option<CachedValue> {
         let raw = self.tree.get(key.hex().as_bytes()).ok()??;
         let entry: Entry = serde_json::from_slice(&raw).ok()?;
+        if let Some(max_age) = max_age
+            && now_ms().saturating_sub(entry.created_ms) > max_age.as_millis() as u64
+        {
+            return None;
+        }
         let bytes = match entry.inline {
             Some(bytes) => bytes,
             // A blob removed by hand is a miss, not an error.
@@ -207,6 +222,14 @@ mod tests {
         let stats = store.cache.stats().unwrap();
         assert_eq!(stats.kinds["llm"].entries, 1);
         assert_eq!(stats.kinds["voice"].bytes, 100_000);
+        assert!(
+            store
+                .cache
+                .get_fresh(&small, Duration::from_secs(60))
+                .is_some()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(store.cache.get_fresh(&small, Duration::ZERO).is_none());
         assert_eq!(store.cache.clear().unwrap(), 2);
         assert!(store.cache.get(&small).is_none());
     }

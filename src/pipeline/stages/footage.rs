@@ -1,21 +1,41 @@
-//! Stage `footage`: clips for every sentence, from the configured sources in order. With no
-//! stock source configured it falls back to generated backgrounds and says how to add one.
+//! Stage `footage`: candidate clips for every sentence, from the configured sources in order
+//! (`[footage] sources`). Library sources (local folders) offer every clip to every sentence;
+//! stock vendors are searched per sentence with that sentence's terms, so footage follows the
+//! script; sentences nothing could fill get generated backgrounds, and the log says why.
+
+mod gather;
+mod search;
 
 use super::artifacts::{self, FootageDoc, ScriptDoc, TermsDoc};
 use crate::config::{Config, frame_size};
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
+use crate::providers::download::Downloader;
 use crate::providers::footage::generated::GeneratedSource;
 use crate::providers::footage::local::LocalSource;
-use crate::providers::footage::{FootageRequest, FootageSource, Found};
+use crate::providers::footage::{Clip, FootageRequest, FootageSource, MediaKind, StockSearch};
 use crate::providers::tts::Narration;
+use crate::retry::RetryPolicy;
+use crate::store::Cache;
 use async_trait::async_trait;
-use std::sync::Arc;
+use gather::{Gather, SentenceNeed, Totals};
+use search::CachedSearch;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Speaking speed used to estimate sentence lengths while the voice is still being made.
 const CHARS_PER_SECOND: f64 = 15.0;
+pub const CREDITS: &str = "credits.txt";
 
 pub struct FootageStage {
     pub config: Arc<Config>,
+    pub cache: Cache,
+    /// The stock vendors that have keys, by name.
+    pub stock: Vec<Arc<dyn StockSearch>>,
+    /// Shared by every task; `None` when no stock vendor is usable.
+    pub downloader: Option<Downloader>,
+    /// Why configured sources are not used (no key), told when it matters.
+    pub notes: Vec<String>,
 }
 
 #[async_trait]
@@ -36,58 +56,221 @@ impl StageWork for FootageStage {
             height,
             fps: self.config.video.fps,
         };
-        let dirs = if ctx.spec.footage_dirs.is_empty() {
+        let sentences = request.sentence_terms.len().max(1);
+        let wanted = self.config.footage.candidates_per_sentence as usize;
+        let mut library: Vec<Clip> = Vec::new();
+        let mut found: Vec<Vec<Clip>> = vec![Vec::new(); sentences];
+        let mut unused = self.notes.clone();
+        let totals = Mutex::new(Totals::new(sentences * wanted));
+        let claimed = Mutex::new(HashSet::new());
+        for name in self.source_order(ctx) {
+            let lacking = |found: &Vec<Vec<Clip>>, library: &Vec<Clip>| {
+                found
+                    .iter()
+                    .any(|f| f.len() + library.len().min(wanted) < wanted)
+            };
+            match name.as_str() {
+                "local" => {
+                    let dirs = self.local_dirs(ctx);
+                    if dirs.is_empty() {
+                        unused.push(
+                            "no local footage folder (--footage-dir DIR or [footage] local_dirs)"
+                                .into(),
+                        );
+                        continue;
+                    }
+                    if !lacking(&found, &library) {
+                        continue;
+                    }
+                    ctx.progress(None, "indexing the local library");
+                    let local = LocalSource::new(dirs, Some(self.cache.clone()));
+                    let result = local.find(&request, &ctx.cancel).await?;
+                    for note in result.notes {
+                        ctx.log(LogLevel::Info, note);
+                    }
+                    library.extend(result.clips);
+                }
+                "generated" => {
+                    let empty: Vec<usize> = (0..sentences)
+                        .filter(|&i| found[i].is_empty() && library.is_empty())
+                        .collect();
+                    if empty.is_empty() {
+                        continue;
+                    }
+                    ctx.log(
+                        LogLevel::Warn,
+                        format!(
+                            "no stock footage for {} of {sentences} sentences ({}): using generated backgrounds",
+                            empty.len(),
+                            if unused.is_empty() { "nothing matched".to_string() } else { unused.join("; ") }
+                        ),
+                    );
+                    let generated = GeneratedSource.find(&request, &ctx.cancel).await?;
+                    for clip in generated.clips {
+                        if let Some(i) = clip.sentence.filter(|i| empty.contains(i)) {
+                            found[i].push(clip);
+                        }
+                    }
+                }
+                vendor => {
+                    let Some(source) = self.stock.iter().find(|s| s.name() == vendor) else {
+                        continue;
+                    };
+                    let Some(downloader) = &self.downloader else {
+                        continue;
+                    };
+                    if !lacking(&found, &library) {
+                        continue;
+                    }
+                    let needs: Vec<SentenceNeed> = (0..sentences)
+                        .filter_map(|i| {
+                            let have = found[i].len() + library.len().min(wanted);
+                            (have < wanted).then(|| SentenceNeed {
+                                index: i,
+                                terms: request.sentence_terms.get(i).cloned().unwrap_or_default(),
+                                clips: wanted - have,
+                                secs: request.sentence_secs.get(i).copied().unwrap_or(3.0),
+                            })
+                        })
+                        .collect();
+                    ctx.progress(
+                        None,
+                        format!("searching {vendor} for {} sentences", needs.len()),
+                    );
+                    let search = CachedSearch {
+                        cache: &self.cache,
+                        ttl: Duration::from_secs(self.config.footage.search_ttl_hours * 3600),
+                        retry: self.search_retry(),
+                    };
+                    let gather = Gather {
+                        ctx,
+                        source: source.as_ref(),
+                        per_page: self.per_page(vendor),
+                        downloader,
+                        search: &search,
+                        kind: self.media_kind(),
+                        width,
+                        height,
+                        claimed: &claimed,
+                        totals: &totals,
+                    };
+                    let clips = gather.run(&needs).await?;
+                    let mut added = 0;
+                    for (need, clips) in needs.iter().zip(clips) {
+                        added += clips.len();
+                        found[need.index].extend(clips);
+                    }
+                    if added == 0 {
+                        unused.push(format!("{vendor} found no usable clip"));
+                    }
+                }
+            }
+        }
+        let stock_clips: usize = found.iter().map(Vec::len).sum();
+        let clips: Vec<Clip> = library
+            .into_iter()
+            .chain(found.into_iter().flatten())
+            .collect();
+        if clips.is_empty() {
+            return Err(StageError::permanent(format!(
+                "no footage source found any clip ({}); add \"generated\" to [footage] sources or give --footage-dir DIR",
+                unused.join("; ")
+            )));
+        }
+        let doc = FootageDoc { clips };
+        artifacts::save(ctx, artifacts::FOOTAGE, &doc)?;
+        let mut files = vec![artifacts::FOOTAGE.to_string()];
+        if let Some(credits) = credits(&doc.clips) {
+            crate::fsutil::write_atomic(&ctx.path(CREDITS), credits.as_bytes())
+                .map_err(|e| StageError::permanent(format!("cannot write {CREDITS}: {e}")))?;
+            files.push(CREDITS.into());
+        }
+        let totals = totals.into_inner().expect("totals lock is never poisoned");
+        let summary = summary(&doc.clips, stock_clips, &totals);
+        ctx.progress(Some(1.0), summary.clone());
+        Ok(StageOutput { files, summary })
+    }
+}
+
+impl FootageStage {
+    /// The configured order; folders given on the command line put the local library first.
+    fn source_order(&self, ctx: &JobCtx) -> Vec<String> {
+        let mut order = self.config.footage.sources.clone();
+        if !ctx.spec.footage_dirs.is_empty() {
+            order.retain(|s| s != "local");
+            order.insert(0, "local".into());
+        }
+        order
+    }
+
+    fn local_dirs(&self, ctx: &JobCtx) -> Vec<std::path::PathBuf> {
+        if ctx.spec.footage_dirs.is_empty() {
             self.config.footage.local_dirs.clone()
         } else {
             ctx.spec.footage_dirs.clone()
-        };
-        let mut found = Found::default();
-        let mut tried_stock = false;
-        for name in &self.config.footage.sources {
-            let source: Box<dyn FootageSource> = match name.as_str() {
-                "local" if dirs.is_empty() => continue,
-                "local" => {
-                    tried_stock = true;
-                    Box::new(LocalSource::new(dirs.clone()))
-                }
-                "generated" => {
-                    if !tried_stock {
-                        ctx.log(
-                            LogLevel::Warn,
-                            "no stock footage source is configured: using generated backgrounds. \
-                             Add a folder of clips with --footage-dir DIR or [footage] local_dirs",
-                        );
-                    }
-                    Box::new(GeneratedSource)
-                }
-                other => {
-                    return Err(StageError::permanent(format!(
-                        "unknown footage source '{other}' in [footage] sources"
-                    )));
-                }
-            };
-            ctx.progress(None, format!("searching {}", source.name()));
-            found = source.find(&request, &ctx.cancel).await?;
-            for note in &found.notes {
-                ctx.log(LogLevel::Warn, note.clone());
-            }
-            if !found.clips.is_empty() {
-                break;
-            }
         }
-        if found.clips.is_empty() {
-            return Err(StageError::permanent(
-                "no footage source found any clip; add \"generated\" to [footage] sources or give --footage-dir DIR",
-            ));
-        }
-        let doc = FootageDoc { clips: found.clips };
-        artifacts::save(ctx, artifacts::FOOTAGE, &doc)?;
-        let provider = doc.clips[0].provider.clone();
-        Ok(StageOutput {
-            files: vec![artifacts::FOOTAGE.into()],
-            summary: format!("{} clips ({provider})", doc.clips.len()),
-        })
     }
+
+    fn media_kind(&self) -> MediaKind {
+        match self.config.footage.media.as_str() {
+            "image" => MediaKind::Image,
+            _ => MediaKind::Video,
+        }
+    }
+
+    fn per_page(&self, vendor: &str) -> u32 {
+        match vendor {
+            "pixabay" => self.config.footage.pixabay.per_page,
+            _ => self.config.footage.pexels.per_page,
+        }
+    }
+
+    fn search_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.config.net.max_attempts,
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// "18 clips (pexels 15, generated 3), 96.2 MB at 12.3 MB/s, 4 already downloaded".
+fn summary(clips: &[Clip], stock_clips: usize, totals: &Totals) -> String {
+    let mut by_provider: BTreeMap<&str, usize> = BTreeMap::new();
+    for clip in clips {
+        *by_provider.entry(clip.provider.as_str()).or_default() += 1;
+    }
+    let providers: Vec<String> = by_provider
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect();
+    let mut line = format!("{} clips ({})", clips.len(), providers.join(", "));
+    if totals.clips > 0 || stock_clips > 0 {
+        line.push_str(&format!(
+            ", {:.1} MB at {:.1} MB/s, {} already downloaded",
+            totals.network_bytes as f64 / 1e6,
+            totals.rate_mb_s(),
+            totals.cached
+        ));
+    }
+    line
+}
+
+/// Authors and licences of the stock clips, one line each, for the video's description.
+fn credits(clips: &[Clip]) -> Option<String> {
+    let mut seen = HashSet::new();
+    let lines: Vec<String> = clips
+        .iter()
+        .filter_map(|c| c.attribution.as_ref().map(|a| (c, a)))
+        .filter(|(_, a)| seen.insert(a.page_url.clone()))
+        .map(|(c, a)| {
+            format!(
+                "{} by {} ({}) on {}, licence {}",
+                a.page_url, a.author, a.author_url, c.provider, a.license_url
+            )
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n") + "\n")
 }
 
 /// Exact lengths when the voice is done, else an estimate from the text.

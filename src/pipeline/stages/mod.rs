@@ -73,6 +73,10 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
         Stage::Footage,
         Arc::new(FootageStage {
             config: config.clone(),
+            cache: store.cache.clone(),
+            stock: providers.stock.clone(),
+            downloader: providers.downloader.clone(),
+            notes: providers.notes_for(Stage::Footage),
         }),
     );
     works.insert(

@@ -3,9 +3,12 @@
 
 use crate::config::Config;
 use crate::pipeline::Stage;
-use crate::providers::ProviderError;
+use crate::providers::download::{DownloadSettings, Downloader};
 use crate::providers::embed::Embedder;
 use crate::providers::embed::minilm::MiniLm;
+use crate::providers::footage::StockSearch;
+use crate::providers::footage::pexels::PexelsSearch;
+use crate::providers::footage::pixabay::PixabaySearch;
 use crate::providers::llm::LlmProvider;
 use crate::providers::llm::local::LocalLlm;
 use crate::providers::llm::openai::OpenAiCompatible;
@@ -15,11 +18,15 @@ use crate::providers::stt::whisper::WhisperStt;
 use crate::providers::tts::TtsProvider;
 use crate::providers::tts::espeak::EspeakVoice;
 use crate::providers::tts::piper::PiperVoice;
+use crate::providers::{ProviderError, http};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A stock search that has not answered in this long is retried.
+const SEARCH_TIMEOUT_SECS: u64 = 30;
 
 #[derive(Clone)]
 pub struct Providers {
@@ -27,6 +34,10 @@ pub struct Providers {
     pub tts: Arc<dyn TtsProvider>,
     pub stt: Option<Arc<dyn SttProvider>>,
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// Stock vendors with keys, in no particular order (the stage follows `[footage] sources`).
+    pub stock: Vec<Arc<dyn StockSearch>>,
+    /// The download pool shared by every task; `None` when no stock vendor is usable.
+    pub downloader: Option<Downloader>,
     /// Fallbacks taken because a model is missing, told to the user by the stage concerned.
     pub notes: BTreeMap<Stage, Vec<String>>,
 }
@@ -145,11 +156,15 @@ impl Providers {
             Some(_) => None,
         };
 
+        let (stock, downloader) = stock_footage(config, store, &mut note)?;
+
         Ok(Providers {
             llm,
             tts,
             stt,
             embedder,
+            stock,
+            downloader,
             notes,
         })
     }
@@ -173,6 +188,72 @@ impl Providers {
     pub fn notes_for(&self, stage: Stage) -> Vec<String> {
         self.notes.get(&stage).cloned().unwrap_or_default()
     }
+}
+
+/// The usable stock vendors and their shared download pool.
+type StockFootage = (Vec<Arc<dyn StockSearch>>, Option<Downloader>);
+
+/// The stock vendors named in `[footage] sources` that have keys, and the download pool they
+/// share. A vendor without a key is a note, not an error: the next source takes over.
+fn stock_footage(
+    config: &Config,
+    store: &Store,
+    note: &mut impl FnMut(Stage, String),
+) -> Result<StockFootage, ProviderError> {
+    let footage = &config.footage;
+    let net = &config.net;
+    let wanted = |name: &str| footage.sources.iter().any(|s| s == name);
+    let mut stock: Vec<Arc<dyn StockSearch>> = Vec::new();
+    let search_client = || {
+        http::client_via(
+            Duration::from_secs(SEARCH_TIMEOUT_SECS),
+            Duration::from_secs(net.connect_timeout_secs),
+            Some(&net.proxy),
+        )
+    };
+    for (name, settings) in [("pexels", &footage.pexels), ("pixabay", &footage.pixabay)] {
+        if !wanted(name) {
+            continue;
+        }
+        if settings.keys().is_empty() {
+            note(
+                Stage::Footage,
+                format!(
+                    "{name} has no API key (set {} or [footage.{name}] api_keys)",
+                    settings.api_key_env
+                ),
+            );
+            continue;
+        }
+        let source: Arc<dyn StockSearch> = match name {
+            "pexels" => Arc::new(PexelsSearch::new(settings, search_client()?)?),
+            _ => Arc::new(PixabaySearch::new(settings, search_client()?)?),
+        };
+        stock.push(source);
+    }
+    if stock.is_empty() {
+        return Ok((stock, None));
+    }
+    let settings = DownloadSettings {
+        max_downloads: net.max_downloads as usize,
+        per_host: net.per_host as usize,
+        connect_timeout: Duration::from_secs(net.connect_timeout_secs),
+        stall_timeout: Duration::from_secs(net.stall_timeout_secs),
+        max_bytes: net.max_clip_mb * 1024 * 1024,
+        max_attempts: net.max_attempts,
+        proxy: Some(net.proxy.clone()).filter(|p| !p.is_empty()),
+        ..DownloadSettings::default()
+    };
+    let downloader = Downloader::new(
+        store.root().join("clips"),
+        settings,
+        Some(store.cache.clone()),
+    )
+    .map_err(|e| ProviderError::Invalid {
+        provider: "downloads".into(),
+        message: e.to_string(),
+    })?;
+    Ok((stock, Some(downloader)))
 }
 
 fn openai(config: &Config) -> Result<Arc<dyn LlmProvider>, ProviderError> {

@@ -6,6 +6,16 @@
 //! Clips are stored once by URL hash; a URL already stored costs no network at all. Two tasks
 //! asking for the same URL at once share one transfer.
 
+mod downloader;
+mod pool;
+mod report;
+mod stored;
+mod transfer;
+mod validate;
+
+pub use downloader::Downloader;
+
+use crate::config::Secret;
 use crate::providers::footage::MediaKind;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -28,7 +38,12 @@ pub struct DownloadSettings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// `[net] proxy`; `None`: the usual environment variables (HTTPS_PROXY, NO_PROXY, ...).
-    pub proxy: Option<String>,
+    /// A [`Secret`] because a proxy URL may carry a password.
+    pub proxy: Option<Secret>,
+    /// Check every file with ffprobe (and decode a video's last second) before it gets its
+    /// final name. Always `true` in the program; only the transfer benchmark, which moves
+    /// random bytes, turns it off.
+    pub validate_media: bool,
 }
 
 impl Default for DownloadSettings {
@@ -43,6 +58,7 @@ impl Default for DownloadSettings {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             proxy: None,
+            validate_media: true,
         }
     }
 }
@@ -117,4 +133,48 @@ pub enum DownloadError {
     Storage { path: PathBuf, message: String },
     #[error("cancelled")]
     Cancelled,
+}
+
+/// Megabytes (MiB) for messages, e.g. "4.1 MB", "300 MB".
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    let text = format!("{mb:.1}");
+    format!("{} MB", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+/// `url` without its query string or fragment: some vendors (Pixabay) put the API key there,
+/// and messages are shown and logged.
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or("")
+}
+
+/// Cuts the query string off every URL inside `text` (error causes may quote a redirect).
+fn redact_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                without_query(word)
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_sizes_and_no_query_strings() {
+        assert_eq!(megabytes(300 * 1024 * 1024), "300 MB");
+        assert_eq!(megabytes(4_300_000), "4.1 MB");
+        assert_eq!(
+            without_query("https://cdn.example/v.mp4?key=SECRET#t"),
+            "https://cdn.example/v.mp4"
+        );
+        let text = redact_urls("redirect to https://x.example/a?key=SECRET failed");
+        assert_eq!(text, "redirect to https://x.example/a failed");
+    }
 }
