@@ -145,8 +145,51 @@ fn pexels_key_from_the_environment_downloads_once_and_credits_the_authors() {
         "nothing asked of the server: {log}"
     );
     assert!(log.contains("cache hit (search)"), "{log}");
-    assert!(log.contains("0.0 MB"), "no bytes downloaded: {log}");
+    assert!(log.contains("cache hit (clips)"), "{log}");
+    assert!(log.contains(", 0 MB at"), "no bytes downloaded: {log}");
     assert!(log.contains("6 already downloaded"), "{log}");
+}
+
+#[test]
+fn pixabay_fills_in_when_pexels_has_no_key() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = start_stock_server(&runtime);
+    let tmp = tempfile::tempdir().unwrap();
+    let output = reelforge(tmp.path())
+        .args([
+            "make",
+            "Old forests",
+            "--aspect",
+            "16:9",
+            "--stop-at",
+            "footage",
+            "--script",
+        ])
+        .arg(write_forest_script(tmp.path()))
+        .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
+        .env("REELFORGE_FOOTAGE_PIXABAY_BASE_URL", server.pixabay_base())
+        .env("REELFORGE_FOOTAGE_SOURCES", "pexels,pixabay,generated")
+        .env("PIXABAY_API_KEY", stock::PIXABAY_KEY)
+        .output()
+        .unwrap();
+    let log = text(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(!log.contains(stock::PIXABAY_KEY), "the key leaked: {log}");
+    assert!(server.requests_to(Vendor::Pexels).is_empty());
+    let searches = server.requests_to(Vendor::Pixabay);
+    assert!(
+        searches
+            .iter()
+            .all(|s| s.params.get("key").map(String::as_str) == Some(stock::PIXABAY_KEY))
+    );
+    let footage = std::fs::read_to_string(only_task_dir(tmp.path()).join("footage.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&footage).unwrap();
+    let clips = doc["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 6, "{footage}");
+    assert!(
+        clips.iter().all(|c| c["provider"] == "pixabay"),
+        "{footage}"
+    );
 }
 
 #[test]
@@ -165,4 +208,160 @@ fn without_a_key_or_a_library_the_generated_source_is_used_and_the_log_says_why(
     assert!(server.requests().is_empty(), "no search without a key");
     let footage = std::fs::read_to_string(only_task_dir(tmp.path()).join("footage.json")).unwrap();
     assert!(footage.contains("\"generated\""), "{footage}");
+}
+
+/// Eight landscape clips whose files live on a second server (the "CDN"), with `options`.
+fn start_vendor_and_cdn(
+    runtime: &tokio::runtime::Runtime,
+    options: files::ServerOptions,
+) -> (StockServer, files::FileServer, Vec<String>, Vec<u8>) {
+    let fixtures = files::Fixtures::make();
+    let cdn = runtime.block_on(files::FileServer::start_with(options));
+    let items: Vec<StockItem> = (0..8)
+        .map(|i| {
+            let slug = format!("forest-clip-number-{i}");
+            StockItem::video(4_000_000 + i, &slug, &["forest"], 3, LANDSCAPE)
+        })
+        .collect();
+    let mut names = Vec::new();
+    for item in &items {
+        for size in &item.sizes {
+            let name = video_path(item.id, *size)
+                .trim_start_matches('/')
+                .to_string();
+            cdn.add(&name, fixtures.plain.clone());
+            names.push(name);
+        }
+    }
+    let catalogue = Catalogue {
+        items,
+        match_any_term: true,
+        files_base: format!("http://{}/files", cdn.addr),
+        ..Catalogue::sample()
+    };
+    let server = runtime.block_on(StockServer::start(catalogue));
+    (server, cdn, names, fixtures.plain)
+}
+
+#[test]
+fn rate_limits_server_errors_and_bad_files_are_retried_or_replaced() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (server, cdn, names, clip_bytes) =
+        start_vendor_and_cdn(&runtime, files::ServerOptions::default());
+    server.push_fault(Vendor::Pexels, stock::Fault::RateLimited(Some("1".into())));
+    server.push_fault(Vendor::Pexels, stock::Fault::ServerError);
+    // The 1920x1080 rendition is the one chosen for a 16:9 frame.
+    let chosen: Vec<&String> = names
+        .iter()
+        .filter(|n| n.ends_with("1920x1080.mp4"))
+        .collect();
+    cdn.fault(chosen[0], files::Fault::Html);
+    cdn.fault(chosen[1], files::Fault::CutAfter(20_000));
+    let tmp = tempfile::tempdir().unwrap();
+    let output = make_with_pexels(tmp.path(), &server.base_url(), Some(PEXELS_KEY));
+    let log = text(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("rate limited (HTTP 429)") && log.contains("retrying in"),
+        "{log}"
+    );
+    assert!(log.contains("server error (HTTP 500)"), "{log}");
+    assert!(log.contains("rejected: an HTML page"), "{log}");
+    assert!(
+        cdn.range_requests() >= 1,
+        "the cut clip was resumed with Range"
+    );
+
+    let task = only_task_dir(tmp.path());
+    let footage: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(task.join("footage.json")).unwrap()).unwrap();
+    let clips = footage["clips"].as_array().unwrap();
+    assert_eq!(
+        clips.len(),
+        6,
+        "the rejected clip was replaced by another candidate"
+    );
+    let html_id = chosen[0].split('/').nth(1).unwrap();
+    assert!(
+        clips.iter().all(|c| !c["attribution"]["page_url"]
+            .as_str()
+            .unwrap()
+            .contains(html_id)),
+        "the HTML page never became a clip: {footage}"
+    );
+    let mut stored = Vec::new();
+    files_under(&tmp.path().join("clips"), &mut stored);
+    assert_eq!(stored.len(), 6, "{stored:?}");
+    for path in &stored {
+        assert!(
+            std::fs::read(path).unwrap() == clip_bytes,
+            "{path:?} is not the served clip"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
+    use std::io::{BufRead, BufReader};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let slow = files::ServerOptions {
+        throttle_bytes_per_sec: Some(40_000),
+        ..files::ServerOptions::default()
+    };
+    let (server, _cdn, _, _) = start_vendor_and_cdn(&runtime, slow);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = reelforge(tmp.path());
+    cmd.args([
+        "make",
+        "Old forests",
+        "--json",
+        "--aspect",
+        "16:9",
+        "--script",
+    ])
+    .arg(write_forest_script(tmp.path()))
+    .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
+    .env("REELFORGE_FOOTAGE_SOURCES", "pexels,generated")
+    .env("PEXELS_API_KEY", PEXELS_KEY)
+    .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut task = String::new();
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        task = event["task"].as_str().unwrap().to_string();
+        if event["event"] == "download"
+            && event["state"] == "downloading"
+            && event["done_bytes"].as_u64() > Some(0)
+        {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let mut everything = Vec::new();
+    files_under(tmp.path(), &mut everything);
+    let parts: Vec<_> = everything
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(parts.is_empty(), "{parts:?}");
+
+    let resumed = reelforge(tmp.path())
+        .args(["tasks", "resume", &task])
+        .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
+        .env("REELFORGE_FOOTAGE_SOURCES", "pexels,generated")
+        .env("PEXELS_API_KEY", PEXELS_KEY)
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(only_task_dir(tmp.path()).join("final.mp4").exists());
 }

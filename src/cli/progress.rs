@@ -3,6 +3,7 @@
 
 use crate::pipeline::events::DownloadState;
 use crate::pipeline::{Event, EventKind, LogLevel, Stage};
+use crate::providers::download::megabytes;
 use std::collections::HashMap;
 
 #[derive(Default)]
@@ -78,9 +79,9 @@ impl ProgressPrinter {
                         secs(retry_in_ms.unwrap_or(0))
                     )),
                     DownloadState::Done => Some(format!(
-                        "{label} {clip}: {:.1} MB at {:.1} MB/s",
-                        *done_bytes as f64 / 1e6,
-                        *bytes_per_sec as f64 / 1e6
+                        "{label} {clip}: {} at {}/s",
+                        megabytes(*done_bytes),
+                        megabytes(*bytes_per_sec)
                     )),
                     DownloadState::Cached => Some(format!("{label} {clip}: already downloaded")),
                     DownloadState::Rejected => Some(format!("{label} {clip}: rejected: {why}")),

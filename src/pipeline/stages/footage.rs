@@ -247,9 +247,8 @@ fn summary(clips: &[Clip], stock_clips: usize, totals: &Totals) -> String {
     let mut line = format!("{} clips ({})", clips.len(), providers.join(", "));
     if totals.clips > 0 || stock_clips > 0 {
         line.push_str(&format!(
-            ", {:.1} MB at {:.1} MB/s, {} already downloaded",
-            totals.network_bytes as f64 / 1e6,
-            totals.rate_mb_s(),
+            ", {}, {} already downloaded",
+            totals.volume(),
             totals.cached
         ));
     }

@@ -53,7 +53,7 @@ impl Downloader {
             settings.connect_timeout,
             settings.proxy.as_ref(),
         )
-        .map_err(|e| storage(e.to_string()))?;
+        .map_err(|e| DownloadError::Setup(e.to_string()))?;
         let pool = Pool::new(settings.max_downloads, settings.per_host);
         Ok(Downloader {
             inner: Arc::new(Inner {

@@ -14,6 +14,8 @@ mod transfer;
 mod validate;
 
 pub use downloader::Downloader;
+/// The cache kind of stored clips (hits are reported under it).
+pub use stored::CACHE_KIND as CLIPS_CACHE_KIND;
 
 use crate::config::Secret;
 use crate::providers::footage::MediaKind;
@@ -131,12 +133,16 @@ pub enum DownloadError {
     /// Local trouble (disk full, clips folder unwritable): no other candidate will do better.
     #[error("cannot store clip {path}: {message}")]
     Storage { path: PathBuf, message: String },
+    /// The HTTP client could not be built (a bad `[net] proxy`).
+    #[error("cannot set up downloads: {0}")]
+    Setup(String),
     #[error("cancelled")]
     Cancelled,
 }
 
-/// Megabytes (MiB) for messages, e.g. "4.1 MB", "300 MB".
-fn megabytes(bytes: u64) -> String {
+/// Megabytes (MiB) for messages, e.g. "4.1 MB", "300 MB"; every size and speed shown to
+/// users goes through it.
+pub fn megabytes(bytes: u64) -> String {
     let mb = bytes as f64 / (1024.0 * 1024.0);
     let text = format!("{mb:.1}");
     format!("{} MB", text.strip_suffix(".0").unwrap_or(&text))

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The cache kind of clip records, shown by `cache stats`.
-const CACHE_KIND: &str = "clips";
+pub const CACHE_KIND: &str = "clips";
 
 /// Extensions kept from the URL; anything else (or none) gets the kind's default, because
 /// ffmpeg and the renderer go by the extension for stills.

@@ -8,7 +8,8 @@ use crate::media::ClipSource;
 use crate::pipeline::{EventKind, JobCtx, LogLevel, StageError};
 use crate::providers::ProviderError;
 use crate::providers::download::{
-    DownloadError, DownloadRequest, DownloadState, DownloadUpdate, Downloaded, Downloader,
+    CLIPS_CACHE_KIND, DownloadError, DownloadRequest, DownloadState, DownloadUpdate, Downloaded,
+    Downloader, megabytes,
 };
 use crate::providers::footage::{Clip, MediaKind, SearchQuery, StockHit, StockSearch};
 use futures_util::StreamExt;
@@ -53,19 +54,19 @@ impl Totals {
         }
     }
 
-    /// Megabytes per second over the stage so far.
-    pub fn rate_mb_s(&self) -> f64 {
+    /// "12.3 MB at 4.1 MB/s" over the stage so far.
+    pub fn volume(&self) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        self.network_bytes as f64 / 1e6 / secs
+        let rate = (self.network_bytes as f64 / secs) as u64;
+        format!("{} at {}/s", megabytes(self.network_bytes), megabytes(rate))
     }
 
     pub fn line(&self) -> String {
         format!(
-            "{}/{} clips, {:.1} MB at {:.1} MB/s, {} already downloaded",
+            "{}/{} clips, {}, {} already downloaded",
             self.clips,
             self.target,
-            self.network_bytes as f64 / 1e6,
-            self.rate_mb_s(),
+            self.volume(),
             self.cached
         )
     }
@@ -188,6 +189,9 @@ impl Gather<'_> {
             };
             match fetched {
                 Ok(file) => {
+                    if file.from_cache {
+                        self.ctx.cache_hit(CLIPS_CACHE_KIND, file.download_ms);
+                    }
                     let clip = clip_from(&hit, file, need.index, term, self.kind);
                     *covered += clip.duration.unwrap_or(need.secs).min(need.secs.max(0.1));
                     got.push(clip);
@@ -199,7 +203,7 @@ impl Gather<'_> {
                 Err(DownloadError::Rejected { .. }) => {}
                 Err(DownloadError::Cancelled) if !self.ctx.cancel.is_cancelled() => {}
                 Err(DownloadError::Cancelled) => return Err(StageError::cancelled()),
-                Err(e @ DownloadError::Storage { .. }) => {
+                Err(e @ (DownloadError::Storage { .. } | DownloadError::Setup(_))) => {
                     return Err(StageError::permanent(format!(
                         "{e}; check free space and permissions of the data folder"
                     )));
