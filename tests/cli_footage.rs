@@ -365,3 +365,77 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
     assert!(resumed.status.success(), "{}", text(&resumed));
     assert!(only_task_dir(tmp.path()).join("final.mp4").exists());
 }
+
+#[test]
+fn every_request_goes_through_the_configured_proxy() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixtures = files::Fixtures::make();
+    // Hosts that do not resolve: only a proxy can reach them. The stock server plays the
+    // proxy (it answers absolute-form requests by path) and serves the clips as well.
+    let items: Vec<StockItem> = (0..6)
+        .map(|i| StockItem::video(5_000_000 + i, "misty-forest", &["forest"], 3, LANDSCAPE))
+        .collect();
+    let catalogue = Catalogue {
+        items: items.clone(),
+        match_any_term: true,
+        files_base: "http://cdn.reelforge-test.invalid/files".into(),
+        ..Catalogue::sample()
+    };
+    let server = runtime.block_on(StockServer::start(catalogue));
+    for item in &items {
+        for size in &item.sizes {
+            server.serve_file(&video_path(item.id, *size), fixtures.plain.clone());
+        }
+    }
+    let proxy = server.base_url();
+    let make = |data: &Path, proxy: Option<&str>| {
+        let mut cmd = reelforge(data);
+        cmd.args([
+            "make",
+            "Old forests",
+            "--aspect",
+            "16:9",
+            "--stop-at",
+            "footage",
+        ])
+        .arg("--script")
+        .arg(write_forest_script(data))
+        .env(
+            "REELFORGE_FOOTAGE_PEXELS_BASE_URL",
+            "http://api.reelforge-test.invalid",
+        )
+        .env("REELFORGE_FOOTAGE_SOURCES", "pexels")
+        .env("REELFORGE_NET_MAX_ATTEMPTS", "2")
+        .env("PEXELS_API_KEY", PEXELS_KEY);
+        if let Some(proxy) = proxy {
+            cmd.env("REELFORGE_NET_PROXY", proxy);
+        }
+        cmd.output().unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let output = make(tmp.path(), None);
+    let log = text(&output);
+    assert!(
+        !output.status.success(),
+        "without the proxy the hosts are unreachable: {log}"
+    );
+    assert!(
+        log.contains("FAILED") && log.contains("cannot reach") && log.contains("[net] proxy"),
+        "the failure names the vendor and points at the proxy setting: {log}"
+    );
+    let retries = log.matches("retrying in").count();
+    assert!(
+        retries <= 2,
+        "an unreachable vendor is given up once, not per term: {log}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let output = make(tmp.path(), Some(&proxy));
+    let log = text(&output);
+    assert!(output.status.success(), "{log}");
+    assert!(!log.contains(&proxy), "the proxy URL is not logged: {log}");
+    assert!(!server.requests_to(Vendor::Pexels).is_empty());
+    let mut stored = Vec::new();
+    files_under(&tmp.path().join("clips"), &mut stored);
+    assert_eq!(stored.len(), 6, "{stored:?}");
+}

@@ -154,14 +154,16 @@ impl StageWork for FootageStage {
                         claimed: &claimed,
                         totals: &totals,
                     };
-                    let clips = gather.run(&needs).await?;
+                    let (clips, refusal) = gather.run(&needs).await?;
                     let mut added = 0;
                     for (need, clips) in needs.iter().zip(clips) {
                         added += clips.len();
                         found[need.index].extend(clips);
                     }
-                    if added == 0 {
-                        unused.push(format!("{vendor} found no usable clip"));
+                    match refusal {
+                        Some(why) => unused.push(why),
+                        None if added == 0 => unused.push(format!("{vendor} found no usable clip")),
+                        None => {}
                     }
                 }
             }

@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Pages of one term looked at before moving to the next term.
@@ -87,20 +86,30 @@ pub struct Gather<'a> {
 }
 
 impl Gather<'_> {
-    /// Clips for every sentence in `needs`, in the same order. A vendor that refuses us for
-    /// good (every key rejected) is reported once and the sentences get what they have.
-    pub async fn run(&self, needs: &[SentenceNeed]) -> Result<Vec<Vec<Clip>>, StageError> {
-        let refused = AtomicBool::new(false);
+    /// Clips for every sentence in `needs`, in the same order, and why the vendor stopped
+    /// being asked, if it did. A vendor that refuses us (every key rejected) or stays
+    /// unreachable after the retries is reported once and not searched again by this stage.
+    pub async fn run(
+        &self,
+        needs: &[SentenceNeed],
+    ) -> Result<(Vec<Vec<Clip>>, Option<String>), StageError> {
+        let refused = Mutex::new(None);
         let results: Vec<Result<Vec<Clip>, StageError>> =
             futures_util::future::join_all(needs.iter().map(|need| self.sentence(need, &refused)))
                 .await;
-        results.into_iter().collect()
+        let clips = results.into_iter().collect::<Result<_, _>>()?;
+        Ok((
+            clips,
+            refused
+                .into_inner()
+                .expect("refusal lock is never poisoned"),
+        ))
     }
 
     async fn sentence(
         &self,
         need: &SentenceNeed,
-        refused: &AtomicBool,
+        refused: &Mutex<Option<String>>,
     ) -> Result<Vec<Clip>, StageError> {
         let mut got: Vec<Clip> = Vec::new();
         let mut covered = 0.0;
@@ -108,10 +117,16 @@ impl Gather<'_> {
         let enough = |got: &Vec<Clip>, covered: f64| {
             got.len() >= need.clips && (covered >= need.secs || got.len() >= need.clips * 2)
         };
+        let is_refused = || {
+            refused
+                .lock()
+                .expect("refusal lock is never poisoned")
+                .is_some()
+        };
         'terms: for term in &need.terms {
             let mut page_number = 1;
             while page_number <= MAX_PAGES && !enough(&got, covered) {
-                if refused.load(Ordering::Relaxed) {
+                if is_refused() {
                     break 'terms;
                 }
                 let query = SearchQuery {
@@ -125,19 +140,29 @@ impl Gather<'_> {
                 let page = match self.search.page(self.ctx, self.source, &query).await {
                     Ok(page) => page,
                     Err(ProviderError::Cancelled) => return Err(StageError::cancelled()),
-                    Err(e @ (ProviderError::Auth { .. } | ProviderError::Invalid { .. })) => {
-                        if !refused.swap(true, Ordering::Relaxed) {
-                            self.ctx
-                                .log(LogLevel::Warn, format!("{e}; not searched again"));
-                        }
-                        break 'terms;
-                    }
-                    Err(e) => {
+                    // Only this term was refused (a query the vendor cannot take).
+                    Err(e @ ProviderError::BadRequest { .. }) => {
                         self.ctx.log(
                             LogLevel::Warn,
                             format!("{e}; sentence {} tries its next term", need.index + 1),
                         );
                         continue 'terms;
+                    }
+                    // Keys refused, or still failing after every retry: asking again with
+                    // another term would only wait the same backoff again.
+                    Err(e) => {
+                        let mut refusal = refused.lock().expect("refusal lock is never poisoned");
+                        if refusal.is_none() {
+                            self.ctx.log(
+                                LogLevel::Warn,
+                                format!(
+                                    "{e}; {} is not searched again for this task",
+                                    self.source.name()
+                                ),
+                            );
+                            *refusal = Some(e.to_string());
+                        }
+                        break 'terms;
                     }
                 };
                 self.download_until_enough(need, term, page.hits, &mut got, &mut covered, &enough)
