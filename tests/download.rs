@@ -1,133 +1,24 @@
-//! The shared downloader against a real HTTP server on 127.0.0.1 and real ffmpeg: caching,
-//! retries, resumption by Range, stalls, rejections, redirects, the size cap, cancellation,
-//! the pool's limits and shared transfers.
+//! The shared downloader against a real HTTP server on 127.0.0.1 and real ffmpeg: plain
+//! downloads and caching, validation rejections (HTML pages, truncated files, the size cap),
+//! the pool's limits and shared transfers. Faults in transit are in `download_faults.rs`.
 
+#[path = "support/download_env.rs"]
+mod download_env;
 #[path = "support/files.rs"]
 mod files;
 
-use files::{Fault, FileServer, Fixtures, ServerOptions};
-use reelforge::fsutil::part_path;
+use download_env::{
+    Env, details, files_under, fixtures, rejected_reason, request, settings, states,
+};
+use files::{Fault, FileServer, ServerOptions};
 use reelforge::providers::download::{
-    DownloadError, DownloadRequest, DownloadSettings, DownloadState, DownloadUpdate, Downloaded,
-    Downloader,
+    DownloadError, DownloadSettings, DownloadState, DownloadUpdate, Downloader,
 };
 use reelforge::providers::footage::MediaKind;
-use reelforge::store::{CacheKey, Store};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use reelforge::store::CacheKey;
+use std::path::PathBuf;
+use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-
-fn fixtures() -> &'static Fixtures {
-    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
-    FIXTURES.get_or_init(Fixtures::make)
-}
-
-/// Fast retries so the whole file runs in seconds.
-fn settings() -> DownloadSettings {
-    DownloadSettings {
-        max_downloads: 4,
-        per_host: 4,
-        connect_timeout: Duration::from_secs(2),
-        stall_timeout: Duration::from_secs(1),
-        max_bytes: 50 * 1024 * 1024,
-        max_attempts: 4,
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(100),
-        proxy: None,
-        validate_media: true,
-    }
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-    store: Store,
-    dl: Downloader,
-}
-
-impl Env {
-    fn new(settings: DownloadSettings) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data")).unwrap();
-        let dl = Downloader::new(self::clips(&dir), settings, Some(store.cache.clone())).unwrap();
-        Env { dir, store, dl }
-    }
-
-    fn clips(&self) -> PathBuf {
-        clips(&self.dir)
-    }
-
-    /// Fetches `url`, returning the result and every update sent.
-    async fn fetch(
-        &self,
-        url: &str,
-        kind: MediaKind,
-    ) -> (Result<Downloaded, DownloadError>, Vec<DownloadUpdate>) {
-        let seen = Mutex::new(Vec::new());
-        let sink = |u: DownloadUpdate| seen.lock().unwrap().push(u);
-        let result = self
-            .dl
-            .fetch(request(url, kind), &sink, &CancellationToken::new())
-            .await;
-        (result, seen.into_inner().unwrap())
-    }
-}
-
-fn clips(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("clips")
-}
-
-fn request(url: &str, kind: MediaKind) -> DownloadRequest {
-    DownloadRequest {
-        url: url.to_string(),
-        label: "test 1".into(),
-        source: "files".into(),
-        kind,
-        expected_bytes: None,
-    }
-}
-
-fn states(updates: &[DownloadUpdate]) -> Vec<DownloadState> {
-    updates.iter().map(|u| u.state).collect()
-}
-
-fn details(updates: &[DownloadUpdate], state: DownloadState) -> Vec<String> {
-    updates
-        .iter()
-        .filter(|u| u.state == state)
-        .filter_map(|u| u.detail.clone())
-        .collect()
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(files_under(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
-fn rejected_reason(result: Result<Downloaded, DownloadError>) -> String {
-    match result {
-        Err(DownloadError::Rejected {
-            reason,
-            source_name,
-            label,
-        }) => {
-            assert_eq!((source_name.as_str(), label.as_str()), ("files", "test 1"));
-            reason
-        }
-        other => panic!("expected Rejected, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn downloads_once_then_serves_from_cache() {
@@ -210,160 +101,6 @@ async fn downloads_once_then_serves_from_cache() {
 }
 
 #[tokio::test]
-async fn rate_limits_wait_as_asked_or_back_off() {
-    let server = FileServer::start().await;
-    let env = Env::new(settings());
-    server.add("a.mp4", fixtures().faststart.clone());
-    server.fault("a.mp4", Fault::Status(429, Some(1)));
-    let started = Instant::now();
-    let (result, updates) = env.fetch(&server.url("a.mp4"), MediaKind::Video).await;
-    assert!(result.is_ok(), "{result:?}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After: 1 was not honoured"
-    );
-    let retry = updates
-        .iter()
-        .find(|u| u.state == DownloadState::Retrying)
-        .unwrap();
-    assert_eq!(retry.retry_in, Some(Duration::from_secs(1)));
-    assert_eq!(retry.detail.as_deref(), Some("rate limited (HTTP 429)"));
-
-    server.add("b.mp4", fixtures().faststart.clone());
-    server.fault("b.mp4", Fault::Status(429, None));
-    let (result, updates) = env.fetch(&server.url("b.mp4"), MediaKind::Video).await;
-    assert!(result.is_ok(), "{result:?}");
-    let retry = updates
-        .iter()
-        .find(|u| u.state == DownloadState::Retrying)
-        .unwrap();
-    // No Retry-After: the configured backoff (20 ms ± 25 %).
-    assert!(
-        retry.retry_in.unwrap() <= Duration::from_millis(100),
-        "{retry:?}"
-    );
-    assert_eq!(
-        (server.requests_for("a.mp4"), server.requests_for("b.mp4")),
-        (2, 2)
-    );
-}
-
-#[tokio::test]
-async fn server_errors_are_retried_then_given_up() {
-    let server = FileServer::start().await;
-    let env = Env::new(DownloadSettings {
-        max_attempts: 3,
-        ..settings()
-    });
-    server.add("a.mp4", fixtures().faststart.clone());
-    server.fault("a.mp4", Fault::Status(500, None));
-    let (result, updates) = env.fetch(&server.url("a.mp4"), MediaKind::Video).await;
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(
-        details(&updates, DownloadState::Retrying),
-        vec!["server error (HTTP 500)"]
-    );
-
-    server.add("b.mp4", fixtures().faststart.clone());
-    for _ in 0..3 {
-        server.fault("b.mp4", Fault::Status(503, None));
-    }
-    let (result, updates) = env.fetch(&server.url("b.mp4"), MediaKind::Video).await;
-    let reason = rejected_reason(result);
-    assert_eq!(reason, "gave up after 3 tries: server error (HTTP 503)");
-    assert_eq!(server.requests_for("b.mp4"), 3);
-    assert_eq!(details(&updates, DownloadState::Rejected), vec![reason]);
-    assert_eq!(
-        states(&updates)
-            .iter()
-            .filter(|s| **s == DownloadState::Retrying)
-            .count(),
-        2
-    );
-
-    // Refusals that will not change are not retried.
-    let (result, _) = env
-        .fetch(&server.url("missing.mp4"), MediaKind::Video)
-        .await;
-    assert_eq!(rejected_reason(result), "HTTP 404 Not Found");
-    assert_eq!(server.requests(), 2 + 3 + 1);
-    let kept = files_under(&env.clips());
-    assert_eq!(kept.len(), 1, "only a.mp4 is stored: {kept:?}");
-}
-
-#[tokio::test]
-async fn a_cut_connection_resumes_with_range() {
-    let clip = &fixtures().faststart;
-    let server = FileServer::start().await;
-    let env = Env::new(settings());
-    server.add("a.mp4", clip.clone());
-    server.fault("a.mp4", Fault::CutAfter(clip.len() / 2));
-    let (result, updates) = env.fetch(&server.url("a.mp4"), MediaKind::Video).await;
-    let done = result.unwrap();
-    assert_eq!(
-        std::fs::read(&done.path).unwrap(),
-        *clip,
-        "not byte-identical"
-    );
-    assert_eq!(server.range_requests(), 1);
-    // Resumed, not restarted: every byte came over the network exactly once.
-    assert_eq!(done.network_bytes, clip.len() as u64);
-    let why = details(&updates, DownloadState::Retrying);
-    assert!(
-        why.len() == 1 && why[0].starts_with("connection dropped after"),
-        "{why:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_crashed_part_file_is_resumed_and_a_stale_one_restarted() {
-    let clip = &fixtures().faststart;
-    let server = FileServer::start().await;
-    let env = Env::new(settings());
-    server.add("a.mp4", clip.clone());
-    let url = server.url("a.mp4");
-    let part = part_path(&env.dl.stored_path(&url, MediaKind::Video));
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    let half = clip.len() / 2;
-    std::fs::write(&part, &clip[..half]).unwrap();
-    let done = env.fetch(&url, MediaKind::Video).await.0.unwrap();
-    assert_eq!(std::fs::read(&done.path).unwrap(), *clip);
-    assert_eq!(done.network_bytes, (clip.len() - half) as u64);
-    assert_eq!(server.range_requests(), 1);
-    assert!(!part.exists());
-
-    // A part longer than the file (the file changed): 416, then a fresh start.
-    server.add("b.mp4", clip.clone());
-    let url = server.url("b.mp4");
-    let part = part_path(&env.dl.stored_path(&url, MediaKind::Video));
-    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
-    std::fs::write(&part, vec![0u8; clip.len() + 10]).unwrap();
-    let done = env.fetch(&url, MediaKind::Video).await.0.unwrap();
-    assert_eq!(std::fs::read(&done.path).unwrap(), *clip);
-    assert_eq!(server.requests_for("b.mp4"), 2);
-}
-
-#[tokio::test]
-async fn a_stalled_body_is_dropped_and_resumed() {
-    let clip = &fixtures().faststart;
-    let server = FileServer::start().await;
-    let env = Env::new(settings());
-    server.add("a.mp4", clip.clone());
-    server.fault("a.mp4", Fault::StallAfter(clip.len() / 3));
-    let started = Instant::now();
-    let (result, updates) = env.fetch(&server.url("a.mp4"), MediaKind::Video).await;
-    let done = result.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1));
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(std::fs::read(&done.path).unwrap(), *clip);
-    assert_eq!(
-        details(&updates, DownloadState::Retrying),
-        vec!["no data for 1 s"]
-    );
-    assert_eq!(server.range_requests(), 1);
-}
-
-#[tokio::test]
 async fn html_pages_are_rejected_whatever_their_type() {
     let server = FileServer::start().await;
     let env = Env::new(settings());
@@ -430,24 +167,6 @@ async fn truncated_mp4s_are_rejected_even_with_faststart() {
 }
 
 #[tokio::test]
-async fn redirects_to_a_cdn_are_followed() {
-    let clip = &fixtures().faststart;
-    let origin = FileServer::start().await;
-    let cdn = FileServer::start().await;
-    let env = Env::new(settings());
-    cdn.add("v/a.mp4", clip.clone());
-    origin.add("a.mp4", Vec::new());
-    origin.fault("a.mp4", Fault::RedirectTo(cdn.url("v/a.mp4")));
-    let done = env
-        .fetch(&origin.url("a.mp4"), MediaKind::Video)
-        .await
-        .0
-        .unwrap();
-    assert_eq!(std::fs::read(&done.path).unwrap(), *clip);
-    assert_eq!((origin.requests(), cdn.requests_for("v/a.mp4")), (1, 1));
-}
-
-#[tokio::test]
 async fn clips_above_the_size_cap_are_rejected() {
     let clip = &fixtures().faststart;
     let server = FileServer::start().await;
@@ -468,44 +187,6 @@ async fn clips_above_the_size_cap_are_rejected() {
     // Refused on its Content-Length: no body byte was read.
     assert_eq!(env.dl.network_bytes(), 0);
     assert_eq!(files_under(&env.clips()), Vec::<PathBuf>::new());
-}
-
-#[tokio::test]
-async fn cancelling_mid_transfer_leaves_no_part_file() {
-    let server = FileServer::start_with(ServerOptions {
-        throttle_bytes_per_sec: Some(200_000),
-        ..ServerOptions::default()
-    })
-    .await;
-    let env = Env::new(settings());
-    server.add("big.mp4", vec![7u8; 2_000_000]);
-    let cancel = CancellationToken::new();
-    let trigger = cancel.clone();
-    let sink = move |u: DownloadUpdate| {
-        if u.state == DownloadState::Downloading && u.done_bytes > 0 {
-            trigger.cancel();
-        }
-    };
-    let started = Instant::now();
-    let result = env
-        .dl
-        .fetch(
-            request(&server.url("big.mp4"), MediaKind::Video),
-            &sink,
-            &cancel,
-        )
-        .await;
-    assert!(
-        matches!(result, Err(DownloadError::Cancelled)),
-        "{result:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(env.dl.network_bytes() > 0, "the transfer had started");
-    assert_eq!(
-        files_under(&env.clips()),
-        Vec::<PathBuf>::new(),
-        "no *.part left"
-    );
 }
 
 #[tokio::test]
