@@ -12,7 +12,7 @@ mod stock;
 
 use cli_support::{ffprobe, only_task_dir, reelforge, text};
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 use stock::{Catalogue, LANDSCAPE, PEXELS_KEY, StockItem, StockServer, Vendor, video_path};
 
 /// Two sentences, so the stage wants 2 × 3 candidates.
@@ -49,14 +49,23 @@ fn start_stock_server(runtime: &tokio::runtime::Runtime) -> StockServer {
     server
 }
 
-fn make_with_pexels(data: &Path, base_url: &str, key: Option<&str>) -> Output {
+/// `reelforge make "Old forests"` at 16:9 on the forest script, footage from `sources` with
+/// Pexels answering at `pexels_url`; `extra` arguments go before `--script`.
+fn forest(data: &Path, sources: &str, pexels_url: &str, extra: &[&str]) -> Command {
     let mut cmd = reelforge(data);
-    cmd.args(["make", "Old forests", "--aspect", "16:9", "--script"])
+    cmd.args(["make", "Old forests", "--aspect", "16:9"])
+        .args(extra)
+        .arg("--script")
         .arg(write_forest_script(data))
-        .arg("--out")
-        .arg(data.join("forest.mp4"))
-        .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", base_url)
-        .env("REELFORGE_FOOTAGE_SOURCES", "pexels,generated");
+        .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", pexels_url)
+        .env("REELFORGE_FOOTAGE_SOURCES", sources);
+    cmd
+}
+
+fn make_with_pexels(data: &Path, base_url: &str, key: Option<&str>) -> Output {
+    let out = data.join("forest.mp4");
+    let out = out.to_str().unwrap();
+    let mut cmd = forest(data, "pexels,generated", base_url, &["--out", out]);
     if let Some(key) = key {
         cmd.env("PEXELS_API_KEY", key);
     }
@@ -155,23 +164,17 @@ fn pixabay_fills_in_when_pexels_has_no_key() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = start_stock_server(&runtime);
     let tmp = tempfile::tempdir().unwrap();
-    let output = reelforge(tmp.path())
-        .args([
-            "make",
-            "Old forests",
-            "--aspect",
-            "16:9",
-            "--stop-at",
-            "footage",
-            "--script",
-        ])
-        .arg(write_forest_script(tmp.path()))
-        .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
-        .env("REELFORGE_FOOTAGE_PIXABAY_BASE_URL", server.pixabay_base())
-        .env("REELFORGE_FOOTAGE_SOURCES", "pexels,pixabay,generated")
-        .env("PIXABAY_API_KEY", stock::PIXABAY_KEY)
-        .output()
-        .unwrap();
+    let sources = "pexels,pixabay,generated";
+    let output = forest(
+        tmp.path(),
+        sources,
+        &server.base_url(),
+        &["--stop-at", "footage"],
+    )
+    .env("REELFORGE_FOOTAGE_PIXABAY_BASE_URL", server.pixabay_base())
+    .env("PIXABAY_API_KEY", stock::PIXABAY_KEY)
+    .output()
+    .unwrap();
     let log = text(&output);
     assert!(output.status.success(), "{log}");
     assert!(!log.contains(stock::PIXABAY_KEY), "the key leaked: {log}");
@@ -310,20 +313,14 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
     };
     let (server, _cdn, _, _) = start_vendor_and_cdn(&runtime, slow);
     let tmp = tempfile::tempdir().unwrap();
-    let mut cmd = reelforge(tmp.path());
-    cmd.args([
-        "make",
-        "Old forests",
-        "--json",
-        "--aspect",
-        "16:9",
-        "--script",
-    ])
-    .arg(write_forest_script(tmp.path()))
-    .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
-    .env("REELFORGE_FOOTAGE_SOURCES", "pexels,generated")
-    .env("PEXELS_API_KEY", PEXELS_KEY)
-    .stdout(std::process::Stdio::piped());
+    let mut cmd = forest(
+        tmp.path(),
+        "pexels,generated",
+        &server.base_url(),
+        &["--json"],
+    );
+    cmd.env("PEXELS_API_KEY", PEXELS_KEY)
+        .stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut task = String::new();
@@ -389,24 +386,10 @@ fn every_request_goes_through_the_configured_proxy() {
     }
     let proxy = server.base_url();
     let make = |data: &Path, proxy: Option<&str>| {
-        let mut cmd = reelforge(data);
-        cmd.args([
-            "make",
-            "Old forests",
-            "--aspect",
-            "16:9",
-            "--stop-at",
-            "footage",
-        ])
-        .arg("--script")
-        .arg(write_forest_script(data))
-        .env(
-            "REELFORGE_FOOTAGE_PEXELS_BASE_URL",
-            "http://api.reelforge-test.invalid",
-        )
-        .env("REELFORGE_FOOTAGE_SOURCES", "pexels")
-        .env("REELFORGE_NET_MAX_ATTEMPTS", "2")
-        .env("PEXELS_API_KEY", PEXELS_KEY);
+        let unresolvable = "http://api.reelforge-test.invalid";
+        let mut cmd = forest(data, "pexels", unresolvable, &["--stop-at", "footage"]);
+        cmd.env("REELFORGE_NET_MAX_ATTEMPTS", "2")
+            .env("PEXELS_API_KEY", PEXELS_KEY);
         if let Some(proxy) = proxy {
             cmd.env("REELFORGE_NET_PROXY", proxy);
         }

@@ -67,6 +67,18 @@ pub fn client_via(
     })
 }
 
+/// Runs `fut` unless `cancel` fires first; a cancelled request is dropped mid-flight.
+pub async fn cancellable<F: std::future::Future>(
+    cancel: &tokio_util::sync::CancellationToken,
+    fut: F,
+) -> Result<F::Output, ProviderError> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(ProviderError::Cancelled),
+        out = fut => Ok(out),
+    }
+}
+
 /// Maps a non-success HTTP status to an error, keeping the vendor's own explanation.
 ///
 /// `auth_hint` says how to fix a rejected key (which setting or variable to check).

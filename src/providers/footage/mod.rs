@@ -10,6 +10,7 @@ pub mod local;
 pub mod pexels;
 pub mod pixabay;
 pub mod rendition;
+mod vendor;
 
 use super::ProviderError;
 use crate::media::ClipSource;

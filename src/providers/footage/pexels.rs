@@ -5,25 +5,22 @@
 
 use super::keys::{Attempt, KeyRing, refusal};
 use super::rendition::{Orientation, Rendition, describe, pick, slug_words};
+use super::vendor::{
+    DEFAULT_TIMEOUT_SECS, api_base, bad_reply, fetch, page_size, parse_url, search_with_keys,
+};
 use super::{Attribution, MediaKind, SearchPage, SearchQuery, StockHit, StockSearch};
 use crate::config::{Secret, StockConfig};
 use crate::providers::ProviderError;
 use crate::providers::http::classify_transport;
 use async_trait::async_trait;
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
-use std::future::Future;
 use tokio_util::sync::CancellationToken;
 
 const NAME: &str = "pexels";
 const LICENSE_URL: &str = "https://www.pexels.com/license/";
 /// Pexels answers at most 80 results a page.
 const MAX_PER_PAGE: u32 = 80;
-/// Shown in timeout errors when the caller did not say how the client was built.
-pub(super) const DEFAULT_TIMEOUT_SECS: u64 = 30;
-
 pub struct PexelsSearch {
     client: reqwest::Client,
     base: String,
@@ -109,15 +106,9 @@ impl StockSearch for PexelsSearch {
         query: &SearchQuery,
         cancel: &CancellationToken,
     ) -> Result<SearchPage, ProviderError> {
-        if query.term.trim().is_empty() {
-            return Err(invalid(NAME, "empty search term"));
-        }
         let url = self.url(query)?;
-        tracing::debug!(term = %query.term, page = query.page, kind = ?query.kind, "pexels search");
         let attempt = |_, key| self.attempt(&url, key, query, cancel);
-        let (mut page, notes) = self.keys.rotate(attempt).await?;
-        page.notes = notes;
-        Ok(page)
+        search_with_keys(NAME, &self.keys, query, attempt).await
     }
 }
 
@@ -271,73 +262,6 @@ fn photo_hit(photo: Photo) -> Option<StockHit> {
             license_url: LICENSE_URL.into(),
         },
     })
-}
-
-/// Sends `request` and reads the whole reply as text, unless `cancel` fires first (the request
-/// is then dropped mid-flight).
-pub(super) async fn fetch(
-    request: reqwest::RequestBuilder,
-    cancel: &CancellationToken,
-    transport: impl Fn(reqwest::Error) -> ProviderError,
-) -> Result<(StatusCode, HeaderMap, String), ProviderError> {
-    let response = cancellable(cancel, request.send())
-        .await?
-        .map_err(&transport)?;
-    let (status, headers) = (response.status(), response.headers().clone());
-    let body = cancellable(cancel, response.bytes())
-        .await?
-        .map_err(&transport)?;
-    Ok((status, headers, String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// Runs `fut` unless `cancel` fires first; a cancelled request is dropped mid-flight.
-async fn cancellable<F: Future>(
-    cancel: &CancellationToken,
-    fut: F,
-) -> Result<F::Output, ProviderError> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(ProviderError::Cancelled),
-        out = fut => Ok(out),
-    }
-}
-
-/// `base_url` trimmed of its trailing slash, checked to be an http(s) URL.
-pub(super) fn api_base(provider: &str, base_url: &str) -> Result<String, ProviderError> {
-    let base = base_url.trim().trim_end_matches('/');
-    match reqwest::Url::parse(base) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(base.into()),
-        _ => Err(invalid(
-            provider,
-            format!("[footage.{provider}] base_url `{base}` is not an http(s) URL"),
-        )),
-    }
-}
-
-pub(super) fn parse_url(provider: &str, url: &str) -> Result<reqwest::Url, ProviderError> {
-    reqwest::Url::parse(url).map_err(|e| invalid(provider, format!("bad API URL: {e}")))
-}
-
-/// The query's page size, else the configured one, else the vendors' usual 15.
-pub(super) fn page_size(asked: u32, configured: u32) -> u32 {
-    [asked, configured]
-        .into_iter()
-        .find(|n| *n > 0)
-        .unwrap_or(15)
-}
-
-pub(super) fn invalid(provider: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Invalid {
-        provider: provider.into(),
-        message: message.into(),
-    }
-}
-
-pub(super) fn bad_reply(provider: &str, message: String) -> ProviderError {
-    ProviderError::BadReply {
-        provider: provider.into(),
-        message,
-    }
 }
 
 #[cfg(test)]

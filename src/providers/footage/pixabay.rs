@@ -7,10 +7,10 @@
 //! page (429, sometimes 403 or 503): [`refusal`] recognises both.
 
 use super::keys::{Attempt, KeyRing, refusal};
-use super::pexels::{
-    DEFAULT_TIMEOUT_SECS, api_base, bad_reply, fetch, invalid, page_size, parse_url,
-};
 use super::rendition::{Orientation, Rendition, describe, fit_within, pick, slug_words};
+use super::vendor::{
+    DEFAULT_TIMEOUT_SECS, api_base, bad_reply, fetch, page_size, parse_url, search_with_keys,
+};
 use super::{Attribution, MediaKind, SearchPage, SearchQuery, StockHit, StockSearch};
 use crate::config::{Secret, StockConfig};
 use crate::providers::ProviderError;
@@ -125,16 +125,9 @@ impl StockSearch for PixabaySearch {
         query: &SearchQuery,
         cancel: &CancellationToken,
     ) -> Result<SearchPage, ProviderError> {
-        if query.term.trim().is_empty() {
-            return Err(invalid(NAME, "empty search term"));
-        }
         let url = self.url(query)?;
-        tracing::debug!(term = %query.term, page = query.page, kind = ?query.kind, "pixabay search");
         let attempt = |_, key| self.attempt(&url, key, query, cancel);
-        let (mut page, notes) =
-            (self.keys.rotate(attempt).await).map_err(|e| self.keys.scrub_error(e))?;
-        page.notes = notes;
-        Ok(page)
+        search_with_keys(NAME, &self.keys, query, attempt).await
     }
 }
 

@@ -5,10 +5,9 @@
 use super::{ChatRequest, LlmProvider, TokenProgress};
 use crate::config::secret::Secret;
 use crate::providers::ProviderError;
-use crate::providers::http::{classify_status, classify_transport, client, redact};
+use crate::providers::http::{cancellable, classify_status, classify_transport, client, redact};
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -204,18 +203,6 @@ impl LlmProvider for OpenAiCompatible {
         };
         tracing::debug!(model = %self.model, reply_chars = text.chars().count(), "llm reply");
         Ok(text)
-    }
-}
-
-/// Runs `fut` unless `cancel` fires first; a cancelled request is dropped mid-flight.
-async fn cancellable<F: Future>(
-    cancel: &CancellationToken,
-    fut: F,
-) -> Result<F::Output, ProviderError> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(ProviderError::Cancelled),
-        out = fut => Ok(out),
     }
 }
 
