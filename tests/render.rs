@@ -3,7 +3,9 @@
 
 use reelforge::config::SubtitleConfig;
 use reelforge::fsutil::part_path;
-use reelforge::media::render::{EncoderSettings, RenderPlan, Segment, render};
+use reelforge::media::render::{
+    EncoderSettings, Fill, RenderPlan, RenderProgress, Segment, Transition, render,
+};
 use reelforge::media::subtitle::{AssStyle, Cue, cues_from_sentences, to_ass};
 use reelforge::media::{ClipSource, MediaError, generate};
 use reelforge::providers::tts::SpokenSentence;
@@ -91,6 +93,8 @@ fn segment(source: ClipSource, start_in: f64, duration: f64) -> Segment {
         source,
         start_in,
         duration,
+        speed: 1.0,
+        transition: Transition::None,
     }
 }
 
@@ -151,6 +155,11 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
             segment(ClipSource::Video(f.square.clone()), 3.4, 1.0),
         ],
         narration: f.narration.clone(),
+        transition_secs: 0.5,
+        fill: Fill::Crop,
+        music: None,
+        loudness_lufs: None,
+        soft_subtitles: None,
         subtitles: Some(ass),
         encoder: encoder(preset),
         out: f.dir.path().join(format!("{name}.mp4")),
@@ -160,7 +169,7 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
 /// Renders `plan` and checks the file: size, one h264 and one aac stream, duration.
 async fn render_and_check(plan: &RenderPlan) {
     let fractions = Mutex::new(Vec::new());
-    let on_progress = |f: f32| fractions.lock().expect("progress lock").push(f);
+    let on_progress = |p: RenderProgress| fractions.lock().expect("progress lock").push(p.fraction);
     render(plan, &CancellationToken::new(), &on_progress)
         .await
         .unwrap_or_else(|e| panic!("render {}x{}: {e}", plan.width, plan.height));
@@ -258,6 +267,11 @@ async fn subtitles_are_burned_in_only_while_a_cue_is_on() {
         fps: 25,
         segments: vec![segment(black.clone(), 0.0, 2.0), segment(black, 0.0, 2.3)],
         narration: f.narration.clone(),
+        transition_secs: 0.5,
+        fill: Fill::Crop,
+        music: None,
+        loudness_lufs: None,
+        soft_subtitles: None,
         subtitles: Some(ass),
         encoder: encoder("ultrafast"),
         out: f.dir.path().join("subs.mp4"),
@@ -296,6 +310,11 @@ async fn cancel_stops_quickly_and_leaves_nothing() {
             segment(ClipSource::Video(f.wide.clone()), 0.0, 3.0),
         ],
         narration: f.narration.clone(),
+        transition_secs: 0.5,
+        fill: Fill::Crop,
+        music: None,
+        loudness_lufs: None,
+        soft_subtitles: None,
         subtitles: None,
         encoder: encoder("medium"),
         out: f.dir.path().join("cancelled.mp4"),
@@ -333,6 +352,11 @@ async fn garbage_input_fails_with_ffmpeg_stderr() {
             segment(ClipSource::Video(broken.clone()), 0.0, 2.3),
         ],
         narration: f.narration.clone(),
+        transition_secs: 0.5,
+        fill: Fill::Crop,
+        music: None,
+        loudness_lufs: None,
+        soft_subtitles: None,
         subtitles: None,
         encoder: encoder("ultrafast"),
         out: f.dir.path().join("failed.mp4"),

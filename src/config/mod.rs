@@ -12,10 +12,12 @@ pub mod secret;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod video;
 
 pub use footage::{FootageConfig, NetConfig, StockConfig};
 pub use load::{ConfigError, load};
 pub use secret::Secret;
+pub use video::{MusicConfig, SubtitleConfig, VideoConfig};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -36,6 +38,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub stt: SttConfig,
     pub net: NetConfig,
+    pub music: MusicConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -158,75 +161,6 @@ impl Default for VoiceConfig {
             rate: 1.0,
             volume: 1.0,
             sentence_gap_ms: 250,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VideoConfig {
-    /// "9:16" (1080×1920), "16:9" (1920×1080) or "1:1" (1080×1080).
-    pub aspect: String,
-    /// 24–60.
-    pub fps: u32,
-    /// Longest single cut, seconds (2–10).
-    pub max_clip_secs: f64,
-    /// "libx264".
-    pub encoder: String,
-    pub preset: String,
-    /// 0–51, lower is better quality.
-    pub crf: u32,
-}
-
-impl Default for VideoConfig {
-    fn default() -> Self {
-        VideoConfig {
-            aspect: "9:16".into(),
-            fps: 30,
-            max_clip_secs: 5.0,
-            encoder: "libx264".into(),
-            preset: "veryfast".into(),
-            crf: 23,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SubtitleConfig {
-    pub enabled: bool,
-    /// A font family name known to fontconfig.
-    pub font: String,
-    /// Font size in pixels of the output frame height (0: automatic, 1/24 of the height).
-    pub size: u32,
-    /// "#RRGGBB".
-    pub color: String,
-    pub outline_color: String,
-    /// Outline width in pixels (0–10).
-    pub outline: u32,
-    /// "bottom", "top" or "center".
-    pub position: String,
-    /// Longest subtitle line in characters before wrapping (10–80).
-    pub max_line_chars: u32,
-    /// Highlight the word being spoken (needs word timings: Whisper or a recording).
-    pub word_highlight: bool,
-    /// "#RRGGBB" of the highlighted word.
-    pub highlight_color: String,
-}
-
-impl Default for SubtitleConfig {
-    fn default() -> Self {
-        SubtitleConfig {
-            enabled: true,
-            font: "Noto Sans".into(),
-            size: 0,
-            color: "#FFFFFF".into(),
-            outline_color: "#000000".into(),
-            outline: 3,
-            position: "bottom".into(),
-            max_line_chars: 28,
-            word_highlight: true,
-            highlight_color: "#FFD700".into(),
         }
     }
 }

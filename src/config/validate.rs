@@ -150,37 +150,7 @@ pub(super) fn validate_with(
 
     validate_footage(&r, cfg)?;
 
-    let video = &cfg.video;
-    r.one_of("video.aspect", &video.aspect, &["9:16", "16:9", "1:1"])?;
-    r.int("video.fps", video.fps.into(), 24, 60)?;
-    r.float("video.max_clip_secs", video.max_clip_secs, 2.0, 10.0)?;
-    r.one_of("video.encoder", &video.encoder, &["libx264"])?;
-    r.one_of("video.preset", &video.preset, X264_PRESETS)?;
-    r.int("video.crf", video.crf.into(), 0, 51)?;
-
-    let subs = &cfg.subtitles;
-    r.colour("subtitles.color", &subs.color)?;
-    r.colour("subtitles.outline_color", &subs.outline_color)?;
-    r.colour("subtitles.highlight_color", &subs.highlight_color)?;
-    r.one_of(
-        "subtitles.position",
-        &subs.position,
-        &["bottom", "top", "center"],
-    )?;
-    r.int("subtitles.outline", subs.outline.into(), 0, 10)?;
-    r.int(
-        "subtitles.max_line_chars",
-        subs.max_line_chars.into(),
-        10,
-        80,
-    )?;
-    if subs.size != 0 && !(8..=300).contains(&subs.size) {
-        return Err(r.invalid(
-            "subtitles.size",
-            subs.size.to_string(),
-            "0 (automatic) or a size from 8 to 300",
-        ));
-    }
+    validate_video(&r, cfg)?;
 
     let pipe = &cfg.pipeline;
     r.int("pipeline.max_attempts", pipe.max_attempts.into(), 1, 10)?;
@@ -205,6 +175,105 @@ pub(super) fn validate_with(
         }
         r.int(&format!("pipeline.limits.{stage}"), limit as u64, 1, 64)?;
     }
+    Ok(())
+}
+
+pub const TRANSITIONS: &[&str] = &[
+    "none",
+    "fade",
+    "dissolve",
+    "slide_left",
+    "slide_right",
+    "slide_up",
+    "slide_down",
+    "wipe",
+    "zoom_in",
+    "zoom_out",
+    "shuffle",
+];
+pub const ENCODERS: &[&str] = &[
+    "libx264",
+    "auto",
+    "h264_nvenc",
+    "hevc_nvenc",
+    "h264_vaapi",
+    "h264_qsv",
+];
+
+fn validate_video(r: &Rules, cfg: &Config) -> Result<(), ConfigError> {
+    let video = &cfg.video;
+    r.one_of("video.aspect", &video.aspect, &["9:16", "16:9", "1:1"])?;
+    r.int("video.fps", video.fps.into(), 24, 60)?;
+    r.float("video.max_clip_secs", video.max_clip_secs, 2.0, 10.0)?;
+    r.one_of("video.encoder", &video.encoder, ENCODERS)?;
+    r.one_of(
+        "video.concat_mode",
+        &video.concat_mode,
+        &["script-order", "sequential", "random"],
+    )?;
+    r.one_of("video.transition", &video.transition, TRANSITIONS)?;
+    r.float("video.transition_secs", video.transition_secs, 0.1, 2.0)?;
+    r.float("video.clip_speed", video.clip_speed, 0.5, 2.0)?;
+    r.one_of("video.fill", &video.fill, &["crop", "blur"])?;
+    r.int("video.video_count", video.video_count.into(), 1, 5)?;
+    r.one_of("video.preset", &video.preset, X264_PRESETS)?;
+    r.int("video.crf", video.crf.into(), 0, 51)?;
+
+    let subs = &cfg.subtitles;
+    r.colour("subtitles.color", &subs.color)?;
+    r.colour("subtitles.outline_color", &subs.outline_color)?;
+    r.colour("subtitles.highlight_color", &subs.highlight_color)?;
+    r.one_of(
+        "subtitles.position",
+        &subs.position,
+        &["bottom", "top", "center", "custom"],
+    )?;
+    r.float(
+        "subtitles.position_percent",
+        subs.position_percent,
+        0.0,
+        100.0,
+    )?;
+    r.int("subtitles.shadow", subs.shadow.into(), 0, 10)?;
+    r.one_of(
+        "subtitles.background",
+        &subs.background,
+        &["none", "box", "rounded"],
+    )?;
+    r.colour("subtitles.background_color", &subs.background_color)?;
+    r.float(
+        "subtitles.background_opacity",
+        subs.background_opacity,
+        0.0,
+        1.0,
+    )?;
+    r.int("subtitles.outline", subs.outline.into(), 0, 10)?;
+    r.int(
+        "subtitles.max_line_chars",
+        subs.max_line_chars.into(),
+        10,
+        80,
+    )?;
+    if subs.size != 0 && !(8..=300).contains(&subs.size) {
+        return Err(r.invalid(
+            "subtitles.size",
+            subs.size.to_string(),
+            "0 (automatic) or a size from 8 to 300",
+        ));
+    }
+
+    let music = &cfg.music;
+    r.one_of("music.mode", &music.mode, &["none", "file", "random"])?;
+    if music.mode != "none" && music.path.trim().is_empty() {
+        return Err(r.invalid(
+            "music.path",
+            "\"\"".into(),
+            "an audio file (mode \"file\") or a folder of them (mode \"random\")",
+        ));
+    }
+    r.float("music.volume", music.volume, 0.0, 1.0)?;
+    r.float("music.fade_in_secs", music.fade_in_secs, 0.0, 30.0)?;
+    r.float("music.fade_out_secs", music.fade_out_secs, 0.0, 30.0)?;
     Ok(())
 }
 
@@ -317,7 +386,11 @@ mod tests {
             }),
             ("video.fps", |c| c.video.fps = 61),
             ("video.max_clip_secs", |c| c.video.max_clip_secs = 1.0),
-            ("video.encoder", |c| c.video.encoder = "h264_nvenc".into()),
+            ("video.encoder", |c| c.video.encoder = "libx265".into()),
+            ("video.transition", |c| c.video.transition = "spin".into()),
+            ("video.clip_speed", |c| c.video.clip_speed = 3.0),
+            ("video.video_count", |c| c.video.video_count = 6),
+            ("music.path", |c| c.music.mode = "file".into()),
             ("video.preset", |c| c.video.preset = "turbo".into()),
             ("video.crf", |c| c.video.crf = 52),
             ("subtitles.color", |c| c.subtitles.color = "white".into()),

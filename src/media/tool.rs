@@ -105,13 +105,24 @@ pub async fn run_tool(
     })
 }
 
+/// One `-progress` report of ffmpeg.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FfmpegProgress {
+    /// Seconds of output written.
+    pub out_secs: f64,
+    /// Frames encoded per second.
+    pub fps: Option<f64>,
+    /// Output seconds per wall-clock second.
+    pub speed: Option<f64>,
+}
+
 /// Runs ffmpeg with machine-readable progress on stdout, calling `on_time` with the output
-/// position in seconds as it advances. stderr is read at the same time (ffmpeg stalls if it
+/// position, encoding fps and speed as it advances. stderr is read at the same time (ffmpeg stalls if it
 /// is not) and its last lines become the error message.
 pub async fn run_ffmpeg_with_progress(
     args: &[OsString],
     cancel: &CancellationToken,
-    on_time: &(dyn Fn(f64) + Send + Sync),
+    on_time: &(dyn Fn(FfmpegProgress) + Send + Sync),
 ) -> Result<(), MediaError> {
     if cancel.is_cancelled() {
         return Err(MediaError::Cancelled);
@@ -133,16 +144,21 @@ pub async fn run_ffmpeg_with_progress(
         // Bytes, not lines(): a decoding error would stop the reading, and ffmpeg would
         // then block on a full pipe.
         let mut lines = BufReader::new(stdout).split(b'\n');
-        // Each progress block repeats the time (out_time_us and out_time_ms): report a
-        // time once, and only forwards.
+        // A block is `key=value` lines ending with `progress=…`; it repeats the time
+        // (out_time_us and out_time_ms): report a block once, and only forwards.
         let mut last = -1.0;
+        let mut block = FfmpegProgress::default();
         while let Ok(Some(raw)) = lines.next_segment().await {
-            match parse_progress_time(&String::from_utf8_lossy(&raw)) {
-                Some(seconds) if seconds > last => {
-                    last = seconds;
-                    on_time(seconds);
-                }
-                _ => {}
+            let line = String::from_utf8_lossy(&raw);
+            if let Some(seconds) = parse_progress_time(&line) {
+                block.out_secs = seconds;
+            } else if let Some(fps) = line.trim().strip_prefix("fps=") {
+                block.fps = fps.parse().ok().filter(|f: &f64| *f > 0.0);
+            } else if let Some(speed) = line.trim().strip_prefix("speed=") {
+                block.speed = speed.trim_end_matches('x').trim().parse().ok();
+            } else if line.starts_with("progress=") && block.out_secs > last {
+                last = block.out_secs;
+                on_time(block);
             }
         }
     };
@@ -371,13 +387,17 @@ mod tests {
         .map(OsString::from)
         .chain([out.clone().into_os_string()])
         .collect();
-        run_ffmpeg_with_progress(&args, &CancellationToken::new(), &|t| {
-            seen.lock().unwrap().push(t)
+        run_ffmpeg_with_progress(&args, &CancellationToken::new(), &|p| {
+            seen.lock().unwrap().push(p)
         })
         .await
         .unwrap();
         let seen = seen.into_inner().unwrap();
-        assert!(seen.iter().any(|&t| t > 0.5), "progress times: {seen:?}");
+        assert!(seen.iter().any(|p| p.out_secs > 0.5), "progress: {seen:?}");
+        assert!(
+            seen.iter().any(|p| p.speed.is_some_and(|s| s > 0.0)),
+            "{seen:?}"
+        );
         assert!(out.metadata().unwrap().len() > 0);
 
         let bad: Vec<OsString> = ["-i", "/nonexistent/input.mp4", "-f", "null", "-"]

@@ -3,6 +3,7 @@
 
 use crate::fsutil::{read_json, write_json_atomic};
 use crate::media::ClipSource;
+use crate::media::render::Transition;
 use crate::pipeline::{JobCtx, StageError};
 use crate::providers::footage::Clip;
 use crate::providers::stt::Word;
@@ -59,6 +60,16 @@ pub struct TimelineSegment {
     pub duration: f64,
     pub sentence: usize,
     pub description: String,
+    /// Playback speed of the footage.
+    #[serde(default = "normal_speed")]
+    pub speed: f64,
+    /// How this cut replaces the previous one.
+    #[serde(default)]
+    pub transition: Transition,
+}
+
+fn normal_speed() -> f64 {
+    1.0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +78,9 @@ pub struct Timeline {
     pub height: u32,
     pub fps: u32,
     pub duration: f64,
+    /// Length of each transition, seconds.
+    #[serde(default)]
+    pub transition_secs: f64,
     pub segments: Vec<TimelineSegment>,
 }
 

@@ -3,7 +3,7 @@
 use super::artifacts::{self, Timeline};
 use crate::config::Config;
 use crate::media::probe::probe;
-use crate::media::render::{EncoderSettings, RenderPlan, Segment, render};
+use crate::media::render::{EncoderSettings, Fill, RenderPlan, RenderProgress, Segment, render};
 use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
 use async_trait::async_trait;
 use std::path::Path;
@@ -29,9 +29,16 @@ impl StageWork for RenderStage {
                     source: s.source.clone(),
                     start_in: s.start_in,
                     duration: s.duration,
+                    speed: s.speed,
+                    transition: s.transition,
                 })
                 .collect(),
+            transition_secs: timeline.transition_secs,
+            fill: Fill::Crop,
             narration: ctx.path(artifacts::NARRATION),
+            music: None,
+            loudness_lufs: None,
+            soft_subtitles: None,
             subtitles: self
                 .config
                 .subtitles
@@ -45,10 +52,13 @@ impl StageWork for RenderStage {
             out: ctx.path(artifacts::VIDEO),
         };
         let total = timeline.duration;
-        let on_progress = |fraction: f32| {
+        let on_progress = |p: RenderProgress| {
             ctx.progress(
-                Some(fraction),
-                format!("{:.1} of {total:.1} s encoded", f64::from(fraction) * total),
+                Some(p.fraction),
+                format!(
+                    "{:.1} of {total:.1} s encoded",
+                    f64::from(p.fraction) * total
+                ),
             );
         };
         render(&plan, &ctx.cancel, &on_progress).await?;

@@ -6,6 +6,7 @@
 use super::artifacts::{self, FootageDoc, TermsDoc, Timeline, TimelineSegment};
 use crate::config::{Config, frame_size};
 use crate::media::ClipSource;
+use crate::media::render::Transition;
 use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
 use crate::providers::footage::Clip;
 use crate::providers::tts::Narration;
@@ -127,11 +128,14 @@ pub fn plan_timeline(
                 duration: length as f64 / f64::from(fps),
                 sentence: i,
                 description: clip.description.clone(),
+                speed: 1.0,
+                transition: Transition::None,
             });
             frame += length;
         }
     }
     Timeline {
+        transition_secs: 0.0,
         width,
         height,
         fps,

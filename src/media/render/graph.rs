@@ -1,52 +1,11 @@
-//! The single-pass render: every clip, the narration and the burned-in subtitles go through
-//! one ffmpeg filter graph and one encode, written to `<out>.part` and renamed when whole.
+//! The filter graph and ffmpeg arguments of a [`RenderPlan`].
 
-use super::tool::run_ffmpeg_with_progress;
-use super::{ClipSource, MediaError};
-use crate::fsutil::{commit_part, part_path};
-use serde::{Deserialize, Serialize};
+use super::RenderPlan;
+use crate::fsutil::part_path;
+use crate::media::ClipSource;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tokio_util::sync::CancellationToken;
-
-/// One cut of the timeline: `duration` seconds of `source`, starting `start_in` seconds in.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
-    pub source: ClipSource,
-    pub start_in: f64,
-    pub duration: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EncoderSettings {
-    /// An ffmpeg H.264 encoder name: "libx264", "h264_nvenc"...
-    pub codec: String,
-    pub preset: String,
-    /// Quality, 0–51, lower is better (sent as `-cq` to NVENC, which has no `-crf`).
-    pub crf: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RenderPlan {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    pub segments: Vec<Segment>,
-    /// Any audio file ffmpeg reads; resampled to 48 kHz stereo.
-    pub narration: PathBuf,
-    /// An ASS script to burn in, made for a `width`×`height` frame.
-    pub subtitles: Option<PathBuf>,
-    pub encoder: EncoderSettings,
-    pub out: PathBuf,
-}
-
-impl RenderPlan {
-    /// The output's length: the sum of the cuts.
-    pub fn total_duration(&self) -> f64 {
-        self.segments.iter().map(|s| s.duration.max(0.0)).sum()
-    }
-}
 
 /// Seconds as ffmpeg reads them; millisecond precision is finer than any frame.
 fn secs(value: f64) -> String {
@@ -199,95 +158,10 @@ pub fn graph_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
-/// Renders `plan` in one ffmpeg run. `on_progress` gets the encoded fraction (0–1). On
-/// failure or cancellation no file named `out` appears and the partial file is removed.
-pub async fn render(
-    plan: &RenderPlan,
-    cancel: &CancellationToken,
-    on_progress: &(dyn Fn(f32) + Send + Sync),
-) -> Result<(), MediaError> {
-    let invalid = |why: String| MediaError::Failed {
-        tool: "ffmpeg".into(),
-        status: "not started".into(),
-        stderr_tail: why,
-    };
-    if plan.segments.is_empty() {
-        return Err(invalid("the render plan has no segments".into()));
-    }
-    if plan.width < 2 || plan.height < 2 {
-        return Err(invalid(format!(
-            "bad frame size {}x{}",
-            plan.width, plan.height
-        )));
-    }
-    let total = plan.total_duration();
-    if !total.is_finite() || total <= 0.0 {
-        return Err(invalid(format!("bad total duration {total}")));
-    }
-    let io = |context: String| move |source| MediaError::Io { context, source };
-    if let Some(parent) = plan.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(io(format!("creating {}", parent.display())))?;
-    }
-    let graph_file = graph_path(&plan.out);
-    let (args, graph) = build_args(plan, &graph_file);
-    tokio::fs::write(&graph_file, &graph)
-        .await
-        .map_err(io(format!("writing {}", graph_file.display())))?;
-    tracing::info!(
-        command = %command_line(&args),
-        graph = %graph_file.display(),
-        "rendering {}",
-        plan.out.display()
-    );
-
-    let part = part_path(&plan.out);
-    let on_time = |t: f64| on_progress((t / total).clamp(0.0, 1.0) as f32);
-    let result = run_ffmpeg_with_progress(&args, cancel, &on_time).await;
-    let result = match result {
-        Ok(()) => commit_part(&part, &plan.out).map_err(io(format!(
-            "moving {} to {}",
-            part.display(),
-            plan.out.display()
-        ))),
-        Err(err) => Err(err),
-    };
-    match result {
-        Ok(()) => {
-            on_progress(1.0);
-            Ok(())
-        }
-        Err(err) => {
-            // Never leave a file that looks like (part of) a finished video.
-            let _ = tokio::fs::remove_file(&part).await;
-            Err(err)
-        }
-    }
-}
-
-/// The command as a shell would take it, for the log (single quotes where needed).
-fn command_line(args: &[OsString]) -> String {
-    let quote = |arg: &OsString| {
-        let s = arg.to_string_lossy();
-        if !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,".contains(c))
-        {
-            s.into_owned()
-        } else {
-            format!("'{}'", s.replace('\'', r"'\''"))
-        }
-    };
-    std::iter::once("ffmpeg".to_string())
-        .chain(args.iter().map(quote))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::render::{EncoderSettings, Fill, Segment, Transition, command_line};
 
     fn plan(subtitles: Option<&str>) -> RenderPlan {
         RenderPlan {
@@ -299,20 +173,31 @@ mod tests {
                     source: ClipSource::Video("/clips/a.mp4".into()),
                     start_in: 1.25,
                     duration: 2.0,
+                    speed: 1.0,
+                    transition: Transition::None,
                 },
                 Segment {
                     source: ClipSource::Image("/clips/b.png".into()),
                     start_in: 0.0,
                     duration: 1.5,
+                    speed: 1.0,
+                    transition: Transition::None,
                 },
                 Segment {
                     source: ClipSource::Lavfi("color=c=black:s=270x480".into()),
                     start_in: 0.0,
                     duration: 0.75,
+                    speed: 1.0,
+                    transition: Transition::None,
                 },
             ],
+            transition_secs: 0.5,
+            fill: Fill::Crop,
             narration: "/task/voice.wav".into(),
+            music: None,
+            loudness_lufs: None,
             subtitles: subtitles.map(PathBuf::from),
+            soft_subtitles: None,
             encoder: EncoderSettings {
                 codec: "libx264".into(),
                 preset: "veryfast".into(),
