@@ -84,6 +84,23 @@ pub struct Timeline {
     pub segments: Vec<TimelineSegment>,
 }
 
+/// `timeline.json` for the first video, `timeline-2.json` … for the others.
+pub fn timeline_name(number: usize) -> String {
+    numbered(TIMELINE, number)
+}
+
+/// `final.mp4` for the first video, `final-2.mp4` … for the others.
+pub fn video_name(number: usize) -> String {
+    numbered(VIDEO, number)
+}
+
+fn numbered(name: &str, number: usize) -> String {
+    match (number, name.rsplit_once('.')) {
+        (0 | 1, _) | (_, None) => name.to_string(),
+        (n, Some((stem, ext))) => format!("{stem}-{n}.{ext}"),
+    }
+}
+
 /// Reads an upstream stage's file; a missing or damaged one means that stage must re-run.
 pub fn load<T: DeserializeOwned>(ctx: &JobCtx, name: &str) -> Result<T, StageError> {
     read_json(&ctx.path(name)).map_err(|e| {

@@ -1,16 +1,16 @@
-//! Stage `select`: the timeline. Each sentence's span of the narration (from its start to the
-//! next sentence's start) is cut into pieces no longer than the max clip length, and each
-//! piece gets the clip that best fits that sentence, preferring clips not used yet.
-//! Boundaries sit on the frame grid so the render's cuts land exactly where planned.
+//! Stage `select`: the timelines. Each sentence's span of the narration gets clips by the
+//! concat mode (`[video] concat_mode`), with the configured speed and transitions; with
+//! `video_count` above 1, each further video avoids the clips the earlier ones used where it
+//! can, so every video of the task has its own order.
 
-use super::artifacts::{self, FootageDoc, TermsDoc, Timeline, TimelineSegment};
+mod plan;
+
+use super::artifacts::{self, FootageDoc, TermsDoc, Timeline};
 use crate::config::{Config, frame_size};
-use crate::media::ClipSource;
-use crate::media::render::Transition;
 use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
-use crate::providers::footage::Clip;
 use crate::providers::tts::Narration;
 use async_trait::async_trait;
+pub use plan::{ConcatMode, PlanOptions, plan_timeline, word_set};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ impl StageWork for SelectStage {
                 ctx.spec.aspect
             ))
         })?;
-        let fps = self.config.video.fps;
+        let video = &self.config.video;
         let words: Vec<HashSet<String>> = narration
             .sentences
             .iter()
@@ -43,163 +43,98 @@ impl StageWork for SelectStage {
                 word_set(&format!("{} {}", s.text, extra.unwrap_or_default()))
             })
             .collect();
-        let max_frames = (self.config.video.max_clip_secs * f64::from(fps))
-            .floor()
-            .max(1.0) as u64;
-        let timeline = plan_timeline(
-            &footage.clips,
-            &narration,
-            &words,
+        let mut options = PlanOptions {
             width,
             height,
-            fps,
-            max_frames,
-        );
-        if timeline.segments.is_empty() {
-            return Err(StageError::permanent(
-                "the narration is empty: nothing to put on the timeline",
-            ));
+            fps: video.fps,
+            max_frames: (video.max_clip_secs * f64::from(video.fps))
+                .floor()
+                .max(1.0) as u64,
+            mode: ConcatMode::from_name(&video.concat_mode),
+            speed: video.clip_speed,
+            transition: video.transition.clone(),
+            transition_secs: video.transition_secs,
+            seed: 0,
+            earlier_uses: vec![0; footage.clips.len()],
+        };
+        let mut files = Vec::new();
+        let mut cuts = Vec::new();
+        let mut used: HashSet<String> = HashSet::new();
+        for number in 1..=video.video_count.max(1) as usize {
+            options.seed = seed(&ctx.task, number);
+            let timeline = plan_timeline(&footage.clips, &narration, &words, &options);
+            if timeline.segments.is_empty() {
+                return Err(StageError::permanent(
+                    "the narration is empty: nothing to put on the timeline",
+                ));
+            }
+            for (i, clip) in footage.clips.iter().enumerate() {
+                let uses = timeline
+                    .segments
+                    .iter()
+                    .filter(|s| s.source == clip.source)
+                    .count();
+                options.earlier_uses[i] += uses as u32;
+            }
+            used.extend(timeline.segments.iter().map(|s| format!("{:?}", s.source)));
+            cuts.push(timeline.segments.len().to_string());
+            let name = artifacts::timeline_name(number);
+            artifacts::save(ctx, &name, &timeline)?;
+            files.push(name);
         }
-        artifacts::save(ctx, artifacts::TIMELINE, &timeline)?;
-        let distinct: HashSet<String> = timeline
-            .segments
-            .iter()
-            .map(|s| format!("{:?}", s.source))
-            .collect();
         Ok(StageOutput {
-            files: vec![artifacts::TIMELINE.into()],
+            files,
             summary: format!(
-                "{} cuts from {} clips",
-                timeline.segments.len(),
-                distinct.len()
+                "{} cuts from {} clips{}",
+                cuts.join(" + "),
+                used.len(),
+                if cuts.len() > 1 {
+                    format!(", {} videos", cuts.len())
+                } else {
+                    String::new()
+                }
             ),
         })
     }
 }
 
-fn word_set(text: &str) -> HashSet<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() > 2)
-        .map(str::to_lowercase)
+/// A stable seed per task and video number.
+fn seed(task: &str, number: usize) -> u64 {
+    let hash = blake3::hash(format!("{task}/{number}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(bytes)
+}
+
+/// The timelines `select` wrote for this config, in order.
+pub fn timelines(ctx: &JobCtx, count: u32) -> Result<Vec<Timeline>, StageError> {
+    (1..=count.max(1) as usize)
+        .map(|n| artifacts::load(ctx, &artifacts::timeline_name(n)))
         .collect()
-}
-
-pub fn plan_timeline(
-    clips: &[Clip],
-    narration: &Narration,
-    sentence_words: &[HashSet<String>],
-    width: u32,
-    height: u32,
-    fps: u32,
-    max_frames: u64,
-) -> Timeline {
-    let to_frame = |t: f64| (t * f64::from(fps)).round() as u64;
-    let total_frames = to_frame(narration.duration);
-    let clip_words: Vec<HashSet<String>> = clips.iter().map(|c| word_set(&c.description)).collect();
-    let mut uses = vec![0u32; clips.len()];
-    let mut segments = Vec::new();
-    let count = narration.sentences.len();
-    for (i, sentence) in narration.sentences.iter().enumerate() {
-        // A sentence owns the time until the next one starts, so cuts follow the speech.
-        let start = if i == 0 { 0 } else { to_frame(sentence.start) };
-        let end = match narration.sentences.get(i + 1) {
-            Some(next) if i + 1 < count => to_frame(next.start),
-            _ => total_frames,
-        };
-        let mut frame = start;
-        while frame < end {
-            let remaining = end - frame;
-            let pieces = remaining.div_ceil(max_frames);
-            let wanted = remaining.div_ceil(pieces);
-            let empty = HashSet::new();
-            let words = sentence_words.get(i).unwrap_or(&empty);
-            let pick = best_clip(clips, &clip_words, &uses, words, i, wanted, fps);
-            let clip = &clips[pick];
-            let available = clip.duration.map_or(u64::MAX, |d| {
-                ((d - 0.05).max(0.0) * f64::from(fps)).floor() as u64
-            });
-            let length = wanted.min(available).max(1).min(remaining);
-            let start_in = in_point(clip, uses[pick], length, fps);
-            uses[pick] += 1;
-            segments.push(TimelineSegment {
-                source: clip.source.clone(),
-                start_in,
-                start: frame as f64 / f64::from(fps),
-                duration: length as f64 / f64::from(fps),
-                sentence: i,
-                description: clip.description.clone(),
-                speed: 1.0,
-                transition: Transition::None,
-            });
-            frame += length;
-        }
-    }
-    Timeline {
-        transition_secs: 0.0,
-        width,
-        height,
-        fps,
-        duration: total_frames as f64 / f64::from(fps),
-        segments,
-    }
-}
-
-/// Sentence match first, then words shared with the sentence and its terms, then freshness;
-/// a clip too short for the piece is only taken when nothing longer exists.
-fn best_clip(
-    clips: &[Clip],
-    clip_words: &[HashSet<String>],
-    uses: &[u32],
-    words: &HashSet<String>,
-    sentence: usize,
-    frames: u64,
-    fps: u32,
-) -> usize {
-    let needed = frames as f64 / f64::from(fps);
-    let score = |i: usize| {
-        let clip = &clips[i];
-        let fits = clip.duration.is_none_or(|d| d >= needed);
-        let own = clip.sentence == Some(sentence);
-        let shared = clip_words[i].intersection(words).count() as f64;
-        let length = clip.duration.unwrap_or(f64::MAX);
-        (
-            fits,
-            3.0 * f64::from(u8::from(own)) + shared - 4.0 * f64::from(uses[i]),
-            length,
-        )
-    };
-    (0..clips.len())
-        .max_by(|a, b| {
-            let (fa, sa, la) = score(*a);
-            let (fb, sb, lb) = score(*b);
-            fa.cmp(&fb)
-                .then(sa.total_cmp(&sb))
-                .then(la.total_cmp(&lb))
-                .then(b.cmp(a))
-        })
-        .expect("the footage stage never hands over an empty clip list")
-}
-
-/// Where to start inside a video: a different part each time the clip is reused.
-fn in_point(clip: &Clip, used: u32, frames: u64, fps: u32) -> f64 {
-    match (&clip.source, clip.duration) {
-        (ClipSource::Video(_), Some(duration)) => {
-            let spare = duration - 0.05 - frames as f64 / f64::from(fps);
-            if spare <= 0.0 {
-                0.0
-            } else {
-                let step = (f64::from(used) * 0.618_034).fract();
-                ((spare * step) * f64::from(fps)).floor() / f64::from(fps)
-            }
-        }
-        _ => 0.0,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::ClipSource;
+    use crate::media::render::Transition;
+    use crate::providers::footage::Clip;
     use crate::providers::tts::SpokenSentence;
+
+    fn options(max_frames: u64) -> PlanOptions {
+        PlanOptions {
+            width: 1080,
+            height: 1920,
+            fps: 30,
+            max_frames,
+            mode: ConcatMode::ScriptOrder,
+            speed: 1.0,
+            transition: "none".into(),
+            transition_secs: 0.5,
+            seed: 7,
+            earlier_uses: vec![0; 8],
+        }
+    }
 
     fn clip(name: &str, duration: Option<f64>, sentence: Option<usize>) -> Clip {
         Clip {
@@ -243,7 +178,7 @@ mod tests {
             word_set("Cats purr when happy"),
             word_set("The ocean is deep"),
         ];
-        let t = plan_timeline(&clips, &narration(), &words, 1080, 1920, 30, 150);
+        let t = plan_timeline(&clips, &narration(), &words, &options(150));
         let total: f64 = t.segments.iter().map(|s| s.duration).sum();
         assert!((total - 9.0).abs() < 1e-9);
         // Sentence 2 starts at 2.3 s = frame 69: the first cut of sentence 2 starts there.
@@ -257,7 +192,7 @@ mod tests {
     #[test]
     fn short_clips_take_more_cuts_and_never_run_past_their_end() {
         let clips = vec![clip("a", Some(1.0), None), clip("b", Some(1.5), None)];
-        let t = plan_timeline(&clips, &narration(), &[], 1080, 1920, 30, 150);
+        let t = plan_timeline(&clips, &narration(), &[], &options(150));
         let total: f64 = t.segments.iter().map(|s| s.duration).sum();
         assert!((total - 9.0).abs() < 1e-9);
         for s in &t.segments {
@@ -269,8 +204,94 @@ mod tests {
     #[test]
     fn own_sentence_clips_win() {
         let clips = vec![clip("x", None, Some(1)), clip("y", None, Some(0))];
-        let t = plan_timeline(&clips, &narration(), &[], 1080, 1920, 30, 300);
+        let t = plan_timeline(&clips, &narration(), &[], &options(300));
         assert_eq!(t.segments[0].description, "y");
         assert_eq!(t.segments.last().unwrap().description, "x");
+    }
+
+    #[test]
+    fn random_and_sequential_use_every_clip_before_repeating() {
+        let clips: Vec<Clip> = (0..4)
+            .map(|i| clip(&format!("c{i}"), Some(2.0), None))
+            .collect();
+        for mode in [ConcatMode::Random, ConcatMode::Sequential] {
+            let o = PlanOptions {
+                mode,
+                ..options(45)
+            };
+            let t = plan_timeline(&clips, &narration(), &[], &o);
+            let first: Vec<&str> = t
+                .segments
+                .iter()
+                .take(4)
+                .map(|s| s.description.as_str())
+                .collect();
+            let distinct: HashSet<&&str> = first.iter().collect();
+            assert_eq!(distinct.len(), 4, "{mode:?}: {first:?}");
+            if mode == ConcatMode::Sequential {
+                assert_eq!(first, ["c0", "c1", "c2", "c3"]);
+            }
+        }
+    }
+
+    #[test]
+    fn speed_and_transitions_respect_the_clip_length() {
+        let clips = vec![clip("a", Some(3.0), None), clip("b", Some(3.0), None)];
+        let o = PlanOptions {
+            speed: 2.0,
+            transition: "shuffle".into(),
+            ..options(150)
+        };
+        let t = plan_timeline(&clips, &narration(), &[], &o);
+        let total: f64 = t.segments.iter().map(|s| s.duration).sum();
+        assert!((total - 9.0).abs() < 1e-9);
+        assert_eq!(t.segments[0].transition, Transition::None);
+        assert!(
+            t.segments[1..]
+                .iter()
+                .all(|s| s.transition != Transition::None)
+        );
+        for s in &t.segments {
+            let lead: f64 = if s.transition == Transition::None {
+                0.0
+            } else {
+                0.5f64.min(s.duration / 2.0) * 2.0 - 0.07
+            };
+            assert!(s.start_in + s.duration * 2.0 <= 3.0 + 1e-9, "{s:?}");
+            // Room before the in-point for the transition to read the clip early.
+            assert!(s.start_in + 1e-6 >= lead, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn later_videos_prefer_clips_the_earlier_ones_did_not_use() {
+        let clips = vec![
+            clip("x1", None, Some(0)),
+            clip("x2", None, Some(0)),
+            clip("y1", None, Some(1)),
+            clip("y2", None, Some(1)),
+        ];
+        let first = plan_timeline(&clips, &narration(), &[], &options(300));
+        let mut earlier = vec![0; 4];
+        for (i, c) in clips.iter().enumerate() {
+            earlier[i] = first
+                .segments
+                .iter()
+                .filter(|s| s.source == c.source)
+                .count() as u32;
+        }
+        let o = PlanOptions {
+            earlier_uses: earlier,
+            ..options(300)
+        };
+        let second = plan_timeline(&clips, &narration(), &[], &o);
+        let names = |t: &Timeline| {
+            t.segments
+                .iter()
+                .map(|s| s.description.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&first), ["x1", "y1"]);
+        assert_eq!(names(&second), ["x2", "y2"]);
     }
 }
