@@ -1,6 +1,7 @@
 //! ffmpeg and friends: running tools with cancellation, probing media, subtitle formats,
 //! generated backgrounds and the single-pass render.
 
+pub mod encoder;
 pub mod generate;
 pub mod probe;
 pub mod render;

@@ -8,7 +8,8 @@ use super::select::timelines;
 use crate::config::Config;
 use crate::media::probe::probe;
 use crate::media::render::{EncoderSettings, Fill, RenderPlan, RenderProgress, Segment, render};
-use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
+use crate::media::{MediaError, encoder};
+use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,17 +23,44 @@ impl StageWork for RenderStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
         let timelines = timelines(ctx, self.config.video.video_count)?;
         let count = timelines.len();
+        let video = &self.config.video;
+        let chosen = encoder::choose(&video.encoder, &video.preset, video.crf, &ctx.cancel).await;
+        if let Some(note) = &chosen.note {
+            ctx.log(LogLevel::Warn, note.clone());
+        }
+        let mut settings = chosen.settings;
         let mut files = Vec::new();
         let mut shown = Vec::new();
         for (index, timeline) in timelines.iter().enumerate() {
             let number = index + 1;
-            let plan = self.plan(ctx, timeline, number)?;
+            let mut plan = self.plan(ctx, timeline, number, settings.clone())?;
             let total = timeline.duration;
             let on_progress = |p: RenderProgress| {
                 let overall = (index as f32 + p.fraction) / count as f32;
                 ctx.progress(Some(overall), progress_line(number, count, total, &p));
             };
-            render(&plan, &ctx.cancel, &on_progress).await?;
+            match render(&plan, &ctx.cancel, &on_progress).await {
+                Err(MediaError::Failed { stderr_tail, .. })
+                    if encoder::is_hardware(&plan.encoder.codec)
+                        && encoder::looks_like_encoder_failure(&stderr_tail) =>
+                {
+                    // The probe passed but the device gave out mid-run: this video and the
+                    // rest of the run go to libx264 instead of failing the task.
+                    encoder::mark_unusable(&plan.encoder.codec, &stderr_tail).await;
+                    ctx.log(
+                        LogLevel::Warn,
+                        format!(
+                            "{} failed mid-render ({}): rendering again with libx264",
+                            plan.encoder.codec,
+                            stderr_tail.lines().last().unwrap_or("no details")
+                        ),
+                    );
+                    settings = encoder::libx264(&video.preset, video.crf);
+                    plan.encoder = settings.clone();
+                    render(&plan, &ctx.cancel, &on_progress).await?;
+                }
+                result => result?,
+            }
             let info = probe(&plan.out, &ctx.cancel).await?;
             if !info.has_video || !info.has_audio || info.duration.is_none_or(|d| d <= 0.0) {
                 let _ = std::fs::remove_file(&plan.out);
@@ -70,6 +98,7 @@ impl RenderStage {
         ctx: &JobCtx,
         timeline: &Timeline,
         number: usize,
+        settings: EncoderSettings,
     ) -> Result<RenderPlan, StageError> {
         let video = &self.config.video;
         let subtitles = &self.config.subtitles;
@@ -102,11 +131,7 @@ impl RenderStage {
             soft_subtitles: subtitles
                 .soft_track
                 .then(|| ctx.path(artifacts::SUBTITLES_SRT)),
-            encoder: EncoderSettings {
-                codec: video.encoder.clone(),
-                preset: video.preset.clone(),
-                crf: video.crf,
-            },
+            encoder: settings,
             out: ctx.path(&artifacts::video_name(number)),
         })
     }
