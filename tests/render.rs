@@ -151,7 +151,8 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
                 0.0,
                 0.6,
             ),
-            // Asks for more than the clip has left: the last frame is held.
+            // Asks for more than the clip has left: the clip starts over (it is read looped)
+            // and the cut keeps its length.
             segment(ClipSource::Video(f.square.clone()), 3.4, 1.0),
         ],
         narration: f.narration.clone(),
@@ -160,6 +161,7 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
         music: None,
         loudness_lufs: None,
         soft_subtitles: None,
+        subtitles_fonts_dir: None,
         subtitles: Some(ass),
         encoder: encoder(preset),
         out: f.dir.path().join(format!("{name}.mp4")),
@@ -272,6 +274,7 @@ async fn subtitles_are_burned_in_only_while_a_cue_is_on() {
         music: None,
         loudness_lufs: None,
         soft_subtitles: None,
+        subtitles_fonts_dir: None,
         subtitles: Some(ass),
         encoder: encoder("ultrafast"),
         out: f.dir.path().join("subs.mp4"),
@@ -315,6 +318,7 @@ async fn cancel_stops_quickly_and_leaves_nothing() {
         music: None,
         loudness_lufs: None,
         soft_subtitles: None,
+        subtitles_fonts_dir: None,
         subtitles: None,
         encoder: encoder("medium"),
         out: f.dir.path().join("cancelled.mp4"),
@@ -357,6 +361,7 @@ async fn garbage_input_fails_with_ffmpeg_stderr() {
         music: None,
         loudness_lufs: None,
         soft_subtitles: None,
+        subtitles_fonts_dir: None,
         subtitles: None,
         encoder: encoder("ultrafast"),
         out: f.dir.path().join("failed.mp4"),

@@ -1,11 +1,20 @@
-//! Subtitles: sentence timings → cues of at most two balanced lines (CJK-aware), written as
-//! SRT/VTT sidecars and an ASS script for burning in (`format`).
+//! Subtitles: sentence timings → cues of at most two lines balanced by rendered width
+//! (CJK-aware, `wrap`), in the configured font (`font`: by family or file, with a glyph
+//! coverage check) and style (`style`: position, background box, shadow), written as
+//! SRT/VTT sidecars and an ASS script for burning in (`format`, `highlight`).
 
+mod font;
 mod format;
 mod highlight;
+mod style;
+mod wrap;
 
+pub use font::{
+    FontError, LoadedFont, coverage_warning, load_font_file, match_family, suggest_font,
+};
 pub use format::{AssStyle, to_ass, to_srt, to_vtt};
 pub use highlight::{TimedWord, to_ass_highlighted};
+pub use style::{Background, Position, SubtitleStyle, fonts_dir};
 
 use crate::providers::tts::SpokenSentence;
 use serde::{Deserialize, Serialize};
@@ -19,259 +28,29 @@ pub struct Cue {
     pub text: String,
 }
 
-/// A unit that is never broken inside: a word, or one CJK character with its punctuation.
-#[derive(Clone, Debug)]
-struct Token {
-    text: String,
-    width: usize,
-    space_before: bool,
-}
-
-/// One cue per sentence; sentences too long for two lines become several cues that share
-/// the sentence's time in proportion to their characters. `max_line_chars` is a width in
-/// columns, a CJK character counting as two.
+/// One cue per sentence, wrapped by characters only (no font): `max_line_chars` is a width
+/// in columns, a CJK character counting as two. Sentences too long for two lines become
+/// several cues sharing the sentence's time in proportion to their characters.
+/// `SubtitleStyle::cues` wraps by the rendered width instead.
 pub fn cues_from_sentences(sentences: &[SpokenSentence], max_line_chars: usize) -> Vec<Cue> {
-    // Below two columns a CJK character could never fit and the splitter would loop on
-    // overlong tokens; config allows 10–80 anyway.
+    // Below two columns a CJK character could never fit; config allows 10–80 anyway.
     let max = max_line_chars.max(2);
-    let mut cues = Vec::new();
-    for sentence in sentences {
-        let tokens = tokenize(&sentence.text, max);
-        let span = sentence.end - sentence.start;
-        if tokens.is_empty() || !span.is_finite() || span <= 0.0 {
-            continue;
-        }
-        let chunks = split_chunks(&tokens, max);
-        let weight = |range: &(usize, usize)| -> usize {
-            tokens[range.0..range.1]
-                .iter()
-                .map(|t| t.text.chars().count())
-                .sum()
-        };
-        let total: usize = chunks.iter().map(weight).sum::<usize>().max(1);
-        let mut done = 0;
-        for (i, range) in chunks.iter().enumerate() {
-            let start = sentence.start + span * done as f64 / total as f64;
-            done += weight(range);
-            // The last chunk ends exactly at the sentence end, whatever rounding did.
-            let end = if i + 1 == chunks.len() {
-                sentence.end
-            } else {
-                sentence.start + span * done as f64 / total as f64
-            };
-            let text = wrap_two(&tokens[range.0..range.1], max).join("\n");
-            cues.push(Cue { start, end, text });
-        }
-    }
-    cues
-}
-
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
-}
-
-fn char_width(c: char) -> usize {
-    if is_wide(c) { 2 } else { 1 }
-}
-
-/// Punctuation that must not start a line.
-fn is_closing(c: char) -> bool {
-    "，。、！？：；」』）】》〉…・ー～,.!?;:)]}%".contains(c)
-}
-
-/// Punctuation that must not end a line.
-fn is_opening(c: char) -> bool {
-    "「『（【《〈“‘([{".contains(c)
-}
-
-/// Clause ends: a good place to break a line or a long sentence.
-fn is_clause_end(c: char) -> bool {
-    ",;:，、；：。！？.!?".contains(c)
-}
-
-fn tokenize(text: &str, max: usize) -> Vec<Token> {
-    let mut raw: Vec<Token> = Vec::new();
-    let mut space = false;
-    let mut word: Option<Token> = None;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            raw.extend(word.take());
-            space = true;
-        } else if is_wide(c) {
-            raw.extend(word.take());
-            raw.push(Token {
-                text: c.into(),
-                width: 2,
-                space_before: space,
-            });
-            space = false;
-        } else {
-            let current = word.get_or_insert_with(|| Token {
-                text: String::new(),
-                width: 0,
-                space_before: std::mem::take(&mut space),
-            });
-            current.text.push(c);
-            current.width += 1;
-        }
-    }
-    raw.extend(word);
-
-    // Without a space between them, closing punctuation sticks to what precedes it and
-    // opening punctuation to what follows (the usual CJK line-breaking rules).
-    let mut glued: Vec<Token> = Vec::with_capacity(raw.len());
-    for token in raw {
-        match glued.last_mut() {
-            Some(prev)
-                if !token.space_before
-                    && (token.text.starts_with(is_closing) || prev.text.ends_with(is_opening)) =>
-            {
-                prev.text.push_str(&token.text);
-                prev.width += token.width;
-            }
-            _ => glued.push(token),
-        }
-    }
-
-    // A token wider than a line (a URL, a very long word) is cut so every line can fit.
-    let mut tokens = Vec::with_capacity(glued.len());
-    for token in glued {
-        if token.width <= max {
-            tokens.push(token);
-            continue;
-        }
-        let mut piece = Token {
-            text: String::new(),
-            width: 0,
-            space_before: token.space_before,
-        };
-        for c in token.text.chars() {
-            if piece.width + char_width(c) > max && !piece.text.is_empty() {
-                let next = Token {
-                    text: String::new(),
-                    width: 0,
-                    space_before: false,
-                };
-                tokens.push(std::mem::replace(&mut piece, next));
-            }
-            piece.text.push(c);
-            piece.width += char_width(c);
-        }
-        tokens.push(piece);
-    }
-    tokens
-}
-
-fn width(tokens: &[Token]) -> usize {
-    let spaces = tokens.iter().skip(1).filter(|t| t.space_before).count();
-    tokens.iter().map(|t| t.width).sum::<usize>() + spaces
-}
-
-fn join(tokens: &[Token]) -> String {
-    let mut line = String::new();
-    for (i, token) in tokens.iter().enumerate() {
-        if i > 0 && token.space_before {
-            line.push(' ');
-        }
-        line.push_str(&token.text);
-    }
-    line
-}
-
-/// The best place to break `tokens` into two lines of at most `max` columns, if any:
-/// lines as even as possible, a clause end preferred, the top line shorter on a tie.
-fn best_break(tokens: &[Token], max: usize) -> Option<usize> {
-    (1..tokens.len())
-        .filter_map(|k| {
-            let (top, bottom) = (width(&tokens[..k]), width(&tokens[k..]));
-            if top > max || bottom > max {
-                return None;
-            }
-            let clause = tokens[k - 1].text.ends_with(is_clause_end);
-            // Costs in half columns so the tie-break can weigh less than one column.
-            let cost = 2 * top.max(bottom) + usize::from(top > bottom)
-                - if clause {
-                    2 * (max / 8).min(top.max(bottom))
-                } else {
-                    0
-                };
-            Some((cost, k))
-        })
-        .min()
-        .map(|(_, k)| k)
-}
-
-fn fits_two_lines(tokens: &[Token], max: usize) -> bool {
-    width(tokens) <= max || best_break(tokens, max).is_some()
-}
-
-fn wrap_two(tokens: &[Token], max: usize) -> Vec<String> {
-    match best_break(tokens, max) {
-        Some(k) if width(tokens) > max => vec![join(&tokens[..k]), join(&tokens[k..])],
-        _ => vec![join(tokens)],
-    }
-}
-
-/// Splits a sentence into the fewest chunks that fit two lines each, balanced so the last
-/// cue is not a stray word, preferring chunk ends at clause punctuation.
-fn split_chunks(tokens: &[Token], max: usize) -> Vec<(usize, usize)> {
-    let n = tokens.len();
-    if fits_two_lines(tokens, max) {
-        return vec![(0, n)];
-    }
-    // Greedy packing gives the minimum number of chunks (fitting is monotone).
-    let mut count = 0;
-    let mut start = 0;
-    while start < n {
-        let mut end = start + 1;
-        while end < n && fits_two_lines(&tokens[start..end + 1], max) {
-            end += 1;
-        }
-        count += 1;
-        start = end;
-    }
-    // cost[j][i]: best cost of the first i tokens in j chunks; chunks never exceed two
-    // lines, so only starts within that window are tried.
-    let target = 2 * max;
-    let window = target + 2;
-    let inf = i64::MAX / 4;
-    let mut cost = vec![vec![inf; n + 1]; count + 1];
-    let mut from = vec![vec![0usize; n + 1]; count + 1];
-    cost[0][0] = 0;
-    for j in 1..=count {
-        for i in 1..=n {
-            for p in i.saturating_sub(window)..i {
-                if cost[j - 1][p] >= inf || !fits_two_lines(&tokens[p..i], max) {
-                    continue;
-                }
-                let slack = target as i64 - width(&tokens[p..i]) as i64;
-                let clause = i < n && tokens[i - 1].text.ends_with(is_clause_end);
-                let bonus = if clause { (max * max / 4) as i64 } else { 0 };
-                let c = cost[j - 1][p] + slack * slack - bonus;
-                if c < cost[j][i] {
-                    cost[j][i] = c;
-                    from[j][i] = p;
-                }
-            }
-        }
-    }
-    let mut ranges = Vec::with_capacity(count);
-    let mut end = n;
-    for j in (1..=count).rev() {
-        let start = from[j][end];
-        ranges.push((start, end));
-        end = start;
-    }
-    ranges.reverse();
-    ranges
+    let columns = |text: &str| text.chars().map(wrap::char_cols).sum::<usize>() as f64;
+    let wrapper = wrap::Wrapper {
+        measure: &columns,
+        max_px: max as f64,
+        max_cols: max,
+    };
+    sentences
+        .iter()
+        .flat_map(|s| wrapper.sentence_cues(&s.text, s.start, s.end, None))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wrap::{char_cols as char_width, is_closing};
 
     fn sentence(text: &str, start: f64, end: f64) -> SpokenSentence {
         SpokenSentence {
@@ -379,5 +158,93 @@ mod tests {
                 .all(|c| c.text.lines().all(|l| l.chars().count() <= 20))
         );
         assert!(cues.iter().all(|c| c.end <= 1.0));
+    }
+
+    /// 'W' three pixels wide, everything else one.
+    fn uneven(text: &str) -> f64 {
+        text.chars().map(|c| if c == 'W' { 3.0 } else { 1.0 }).sum()
+    }
+
+    #[test]
+    fn lines_balance_rendered_width_not_characters() {
+        let wrapper = wrap::Wrapper {
+            measure: &uneven,
+            max_px: 30.0,
+            max_cols: 40,
+        };
+        let text = "WWW WWW iii iii iii iii iii";
+        let cues = wrapper.sentence_cues(text, 0.0, 1.0, None);
+        // By characters the break would come after the 4th word; by width after the 2nd.
+        assert_eq!(cues.len(), 1);
+        assert_eq!(cues[0].text, "WWW WWW\niii iii iii iii iii");
+        // The column bound still applies.
+        let narrow = wrap::Wrapper {
+            max_cols: 11,
+            ..wrapper
+        };
+        let cues = narrow.sentence_cues(text, 0.0, 1.0, None);
+        assert!(cues.len() == 2, "{cues:?}");
+        assert!(cues.iter().all(|c| c.text.lines().all(|l| l.len() <= 11)));
+    }
+
+    #[test]
+    fn word_timings_cut_long_sentences_even_inside_a_cjk_word() {
+        let columns = |t: &str| t.chars().map(wrap::char_cols).sum::<usize>() as f64;
+        let wrapper = wrap::Wrapper {
+            measure: &columns,
+            max_px: 4.0,
+            max_cols: 4,
+        };
+        let text = "猫咪发出呼噜声通常 表示满足";
+        let words = [
+            TimedWord {
+                text: "猫咪发出呼噜声通常".into(),
+                start: 1.0,
+                end: 1.9,
+            },
+            TimedWord {
+                text: "表示满足".into(),
+                start: 3.0,
+                end: 4.0,
+            },
+        ];
+        let cues = wrapper.sentence_cues(text, 1.0, 4.0, Some(&words));
+        let texts: Vec<String> = cues
+            .iter()
+            .map(|c| c.text.chars().filter(|c| !c.is_whitespace()).collect())
+            .collect();
+        assert_eq!(texts.concat(), text.replace(' ', ""));
+        assert!(cues.len() >= 3, "{cues:?}");
+        // Each cue starts when its first character is spoken: 0.1 s a character in the
+        // first word, the second word at its own start.
+        let mut offset = 0;
+        for (i, cue) in cues.iter().enumerate().skip(1) {
+            assert_eq!(cues[i - 1].end, cue.start);
+            offset += texts[i - 1].chars().count();
+            let expected = if offset < 9 {
+                1.0 + 0.1 * offset as f64
+            } else {
+                3.0 + 0.25 * (offset - 9) as f64
+            };
+            assert!((cue.start - expected).abs() < 1e-9, "{offset}: {cues:?}");
+        }
+        assert_eq!(cues.last().map(|c| c.end), Some(4.0));
+    }
+
+    #[test]
+    fn korean_breaks_at_spaces_when_it_has_them() {
+        let text = "고양이는 행복할 때 가르랑거리고 아플 때도 가르랑거립니다";
+        let cues = cues_from_sentences(&[sentence(text, 0.0, 3.0)], 36);
+        assert_eq!(cues.len(), 1, "{cues:?}");
+        let words: Vec<&str> = cues[0].text.split_whitespace().collect();
+        assert_eq!(words, text.split(' ').collect::<Vec<_>>(), "{cues:?}");
+        assert!(cues[0].text.lines().all(|l| line_width(l) <= 36));
+        let unspaced =
+            cues_from_sentences(&[sentence("고양이는행복할때가르랑거립니다", 0.0, 1.0)], 10);
+        assert!(
+            unspaced
+                .iter()
+                .all(|c| c.text.lines().all(|l| line_width(l) <= 10))
+        );
     }
 }

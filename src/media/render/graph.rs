@@ -1,15 +1,24 @@
-//! The filter graph and ffmpeg arguments of a [`RenderPlan`].
+//! The ffmpeg arguments and filter graph of a [`RenderPlan`]: one invocation, one encode.
+//!
+//! Inputs, in order: one per cut that owns a frame (a window of a video file, a still, a lavfi
+//! source), the narration, the music (looped) and the SRT of the soft subtitle track. The
+//! graph: each cut's chain (`video`), the joins with transitions (`transition`), the burned-in
+//! ASS subtitles on the joined picture, and the sound (`audio`). Only file paths ever go into
+//! the graph text, each through [`escape_filter_path`]; subtitle text lives in the ASS file.
 
-use super::RenderPlan;
+use super::timeline::{self, frame_secs};
+use super::video::{self, Frame};
+use super::{RenderPlan, audio, transition};
 use crate::fsutil::part_path;
-use crate::media::ClipSource;
+use crate::media::{ClipSource, encoder};
 use std::ffi::OsString;
+// `let _ = write!(graph, …)`: writing to a String cannot fail.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Seconds as ffmpeg reads them; millisecond precision is finer than any frame.
+/// Seconds as ffmpeg reads them on the command line; microseconds, trailing zeros dropped.
 fn secs(value: f64) -> String {
-    format!("{:.3}", value.max(0.0))
+    timeline::decimal(value.max(0.0), 6)
 }
 
 /// Escapes a value for one level of ffmpeg's filter syntax: each char in `special` and the
@@ -28,124 +37,225 @@ fn escape_level(value: &str, special: &str) -> String {
 /// A file path as a filter option value inside a filter graph. Two levels, innermost first:
 /// the filter's option parser splits on `:` and unquotes `'` and `\`; the graph parser,
 /// which sees the text first, splits on `[],;` and also unquotes. So `/a:b` is written
-/// `/a\\:b` and `/it's` is written `/it\\\'s`.
+/// `/a\\:b` and `/it's` is written `/it\\\'s`. `%` is not special to either level.
 pub fn escape_filter_path(path: &Path) -> String {
     let option_level = escape_level(&path.to_string_lossy(), "':");
     escape_level(&option_level, "'[],;")
 }
 
+/// A path as an ffmpeg input or output argument. ffmpeg reads `name:` at the start of a URL
+/// as a protocol, so a relative path whose first part has a colon gets `./` in front.
+fn file_arg(path: &Path) -> OsString {
+    let text = path.to_string_lossy();
+    let first = text.split('/').next().unwrap_or_default();
+    if path.is_relative() && first.contains(':') {
+        Path::new(".").join(path).into()
+    } else {
+        path.into()
+    }
+}
+
+/// An image whose name ffmpeg's image2 reader would take for a numbered sequence
+/// (`shot%03d.jpg`); it is then read as one file by name. Only for image extensions: the
+/// `-f image2` this needs would not read a still stored as a one-frame video.
+fn is_pattern_like(path: &Path) -> bool {
+    const IMAGE2: [&str; 8] = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"];
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    name.contains('%') && ext.is_some_and(|e| IMAGE2.contains(&e.as_str()))
+}
+
+/// Checks what `build_args` relies on beyond the basics `render` checks itself: finite
+/// numbers in their documented ranges, and at least one frame of picture.
+pub(super) fn validate(plan: &RenderPlan) -> Result<(), String> {
+    if !(1..=240).contains(&plan.fps) {
+        return Err(format!("bad frame rate {}", plan.fps));
+    }
+    for (i, s) in plan.segments.iter().enumerate() {
+        if !(s.duration.is_finite() && s.duration >= 0.0) {
+            return Err(format!("segment {i}: bad duration {}", s.duration));
+        }
+        if !(s.start_in.is_finite() && s.start_in >= 0.0) {
+            return Err(format!("segment {i}: bad start {}", s.start_in));
+        }
+        if !(s.speed.is_finite() && (0.5 - 1e-9..=2.0 + 1e-9).contains(&s.speed)) {
+            return Err(format!("segment {i}: speed {} is not in 0.5–2.0", s.speed));
+        }
+    }
+    if !(plan.transition_secs.is_finite() && plan.transition_secs >= 0.0) {
+        return Err(format!("bad transition length {}", plan.transition_secs));
+    }
+    if timeline::total_frames(plan) == 0 {
+        return Err("the render plan is shorter than one frame".into());
+    }
+    if let Some(m) = &plan.music {
+        if !(m.volume.is_finite() && (0.0..=1.0).contains(&m.volume)) {
+            return Err(format!("music volume {} is not in 0–1", m.volume));
+        }
+        let fade_ok = |secs: f64| secs.is_finite() && secs >= 0.0;
+        if !(fade_ok(m.fade_in) && fade_ok(m.fade_out)) {
+            return Err(format!("bad music fades {} / {}", m.fade_in, m.fade_out));
+        }
+    }
+    if let Some(lufs) = plan.loudness_lufs {
+        // loudnorm's own range for I.
+        if !(lufs.is_finite() && (-70.0..=-5.0).contains(&lufs)) {
+            return Err(format!("loudness {lufs} LUFS is not in -70 to -5"));
+        }
+    }
+    Ok(())
+}
+
 /// The ffmpeg arguments (without the global flags `run_ffmpeg_with_progress` adds) and the
 /// filter graph text that belongs in `graph_path`.
 pub fn build_args(plan: &RenderPlan, graph_path: &Path) -> (Vec<OsString>, String) {
-    let (w, h, fps) = (plan.width, plan.height, plan.fps.max(1));
+    let fps = plan.fps.max(1);
+    let frame = Frame {
+        width: plan.width,
+        height: plan.height,
+        fps,
+        fill: plan.fill,
+    };
+    let cuts = timeline::layout(plan);
+    let frames: u64 = cuts.iter().map(|c| c.frames).sum();
     let mut args: Vec<OsString> = vec!["-y".into()];
+    // A hardware encoder's device comes before the inputs (VAAPI's `-vaapi_device`).
+    args.extend(
+        encoder::device_args(&plan.encoder.codec)
+            .into_iter()
+            .map(OsString::from),
+    );
     let mut graph = String::new();
 
-    for (i, segment) in plan.segments.iter().enumerate() {
-        let dur = secs(segment.duration);
-        match &segment.source {
+    for (i, cut) in cuts.iter().enumerate() {
+        let (start, length) = cut.source_window(fps);
+        match &cut.segment.source {
             ClipSource::Video(path) => {
-                push(
-                    &mut args,
-                    &["-ss", &secs(segment.start_in), "-t", &dur, "-i"],
-                );
-                args.push(path.into());
-            }
-            ClipSource::Image(path) => {
+                // Looped: should the source run out after all, it restarts rather than
+                // freezing on its last frame or ending the cut early (which would shift every
+                // later cut against the narration).
                 push(
                     &mut args,
                     &[
-                        "-loop",
-                        "1",
-                        "-framerate",
-                        &fps.to_string(),
+                        "-stream_loop",
+                        "-1",
+                        "-ss",
+                        &secs(start),
                         "-t",
-                        &dur,
-                        "-i",
+                        &secs(length),
                     ],
                 );
-                args.push(path.into());
+                push_path(&mut args, path);
+            }
+            // One picture; zoompan makes the frames.
+            ClipSource::Image(path) => {
+                if is_pattern_like(path) {
+                    push(&mut args, &["-f", "image2", "-pattern_type", "none"]);
+                }
+                push_path(&mut args, path);
             }
             ClipSource::Lavfi(spec) => {
-                push(&mut args, &["-f", "lavfi", "-t", &dur, "-i", spec]);
+                push(&mut args, &["-f", "lavfi", "-t", &secs(length), "-i", spec]);
             }
         }
-        // Cover the frame (crop, never letterbox). tpad clones the last frame when a clip
-        // is shorter than its cut, so every cut lasts exactly its duration and the picture
-        // never ends before the narration.
-        let _ = writeln!(
-            graph,
-            "[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,\
-             fps={fps},format=yuv420p,tpad=stop_mode=clone:stop_duration={dur},\
-             trim=duration={dur},setpts=PTS-STARTPTS[v{i}];"
-        );
+        video::write_cut(&mut graph, frame, i, cut);
     }
-    let narration_index = plan.segments.len();
-    args.push("-i".into());
-    args.push(plan.narration.clone().into());
-
-    for i in 0..plan.segments.len() {
-        let _ = write!(graph, "[v{i}]");
-    }
-    let n = plan.segments.len();
-    match &plan.subtitles {
+    let joined = transition::write_joins(&mut graph, &cuts, fps);
+    let video_out = match &plan.subtitles {
         Some(ass) => {
-            let _ = writeln!(graph, "concat=n={n}:v=1:a=0[cat];");
-            let _ = writeln!(graph, "[cat]ass=filename={}[v];", escape_filter_path(ass));
+            // On the joined picture, so text stays put through transitions.
+            let mut filter = format!("ass=filename={}", escape_filter_path(ass));
+            if let Some(dir) = &plan.subtitles_fonts_dir {
+                let _ = write!(filter, ":fontsdir={}", escape_filter_path(dir));
+            }
+            let _ = writeln!(graph, "[{joined}]{filter}[v];");
+            "v".to_string()
         }
-        None => {
-            let _ = writeln!(graph, "concat=n={n}:v=1:a=0[v];");
+        None => joined,
+    };
+    // VAAPI encodes frames in GPU memory: the picture is uploaded as the graph's last step.
+    let video_out = match encoder::needs_hw_upload(&plan.encoder.codec) {
+        Some(upload) => {
+            let _ = writeln!(graph, "[{video_out}]{upload}[vhw];");
+            "vhw".to_string()
         }
-    }
-    // apad: a narration shorter than the picture is followed by silence, not by an audio
-    // stream that stops early (`-t` below ends both together).
-    let _ = writeln!(
-        graph,
-        "[{narration_index}:a]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:\
-         channel_layouts=stereo,apad[a]"
-    );
+        None => video_out,
+    };
+
+    let narration = cuts.len();
+    push_path(&mut args, &plan.narration);
+    let music = plan.music.as_ref().map(|m| {
+        push(&mut args, &["-stream_loop", "-1"]);
+        push_path(&mut args, &m.path);
+        narration + 1
+    });
+    let samples = frames * u64::from(audio::SAMPLE_RATE) / u64::from(fps);
+    let audio_out = audio::write_audio(&mut graph, plan, narration, music, samples);
+    let soft = plan.soft_subtitles.as_ref().map(|srt| {
+        push_path(&mut args, srt);
+        narration + 1 + usize::from(music.is_some())
+    });
+    // The graph file ends with its last statement, not with a dangling separator.
+    let trimmed = graph.trim_end().trim_end_matches(';').len();
+    graph.truncate(trimmed);
+    graph.push('\n');
 
     args.push("-filter_complex_script".into());
     args.push(graph_path.into());
-    let enc = &plan.encoder;
-    let quality = if enc.codec.contains("nvenc") {
-        "-cq"
-    } else {
-        "-crf"
-    };
-    push(&mut args, &["-map", "[v]", "-map", "[a]"]);
     push(
         &mut args,
         &[
-            "-c:v",
-            &enc.codec,
-            "-preset",
-            &enc.preset,
-            quality,
-            &enc.crf.to_string(),
+            "-map",
+            &format!("[{video_out}]"),
+            "-map",
+            &format!("[{audio_out}]"),
         ],
     );
-    push(&mut args, &["-pix_fmt", "yuv420p", "-r", &fps.to_string()]);
+    if let Some(input) = soft {
+        push(
+            &mut args,
+            &[
+                "-map",
+                &format!("{input}:s:0"),
+                "-c:s",
+                "mov_text",
+                "-metadata:s:s:0",
+                "language=und",
+            ],
+        );
+    }
+    // The codec, its preset and quality flags and its pixel format.
+    args.extend(
+        encoder::encoder_args(&plan.encoder)
+            .into_iter()
+            .map(OsString::from),
+    );
+    push(&mut args, &["-r", &fps.to_string()]);
     push(
         &mut args,
         &["-c:a", "aac", "-b:a", "160k", "-ar", "48000", "-ac", "2"],
     );
     push(
         &mut args,
-        &[
-            "-movflags",
-            "+faststart",
-            "-t",
-            &secs(plan.total_duration()),
-        ],
+        &["-movflags", "+faststart", "-t", &frame_secs(frames, fps)],
     );
     push(&mut args, &["-f", "mp4"]);
-    args.push(part_path(&plan.out).into());
+    args.push(file_arg(&part_path(&plan.out)));
     (args, graph)
 }
 
 fn push(args: &mut Vec<OsString>, items: &[&str]) {
     args.extend(items.iter().map(OsString::from));
+}
+
+fn push_path(args: &mut Vec<OsString>, path: &Path) {
+    args.push("-i".into());
+    args.push(file_arg(path));
 }
 
 /// `<out>.filtergraph`, kept beside the output so a failed render can be rerun by hand.
@@ -159,120 +269,5 @@ pub fn graph_path(out: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::media::render::{EncoderSettings, Fill, Segment, Transition, command_line};
-
-    fn plan(subtitles: Option<&str>) -> RenderPlan {
-        RenderPlan {
-            width: 270,
-            height: 480,
-            fps: 30,
-            segments: vec![
-                Segment {
-                    source: ClipSource::Video("/clips/a.mp4".into()),
-                    start_in: 1.25,
-                    duration: 2.0,
-                    speed: 1.0,
-                    transition: Transition::None,
-                },
-                Segment {
-                    source: ClipSource::Image("/clips/b.png".into()),
-                    start_in: 0.0,
-                    duration: 1.5,
-                    speed: 1.0,
-                    transition: Transition::None,
-                },
-                Segment {
-                    source: ClipSource::Lavfi("color=c=black:s=270x480".into()),
-                    start_in: 0.0,
-                    duration: 0.75,
-                    speed: 1.0,
-                    transition: Transition::None,
-                },
-            ],
-            transition_secs: 0.5,
-            fill: Fill::Crop,
-            narration: "/task/voice.wav".into(),
-            music: None,
-            loudness_lufs: None,
-            subtitles: subtitles.map(PathBuf::from),
-            soft_subtitles: None,
-            encoder: EncoderSettings {
-                codec: "libx264".into(),
-                preset: "veryfast".into(),
-                crf: 23,
-            },
-            out: "/task/final.mp4".into(),
-        }
-    }
-
-    fn strings(args: &[OsString]) -> Vec<String> {
-        args.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    #[test]
-    fn inputs_outputs_and_graph() {
-        let (args, graph) = build_args(&plan(Some("/task/subs.ass")), Path::new("/task/g"));
-        let joined = strings(&args).join(" ");
-        assert!(
-            joined.contains("-ss 1.250 -t 2.000 -i /clips/a.mp4"),
-            "{joined}"
-        );
-        assert!(joined.contains("-loop 1 -framerate 30 -t 1.500 -i /clips/b.png"));
-        assert!(joined.contains("-f lavfi -t 0.750 -i color=c=black:s=270x480"));
-        assert!(joined.contains("-i /task/voice.wav -filter_complex_script /task/g"));
-        assert!(joined.contains("-c:v libx264 -preset veryfast -crf 23 -pix_fmt yuv420p"));
-        assert!(joined.contains("-c:a aac -b:a 160k"));
-        assert!(joined.ends_with("-movflags +faststart -t 4.250 -f mp4 /task/final.mp4.part"));
-        for i in 0..3 {
-            assert!(graph.contains(&format!(
-                "[{i}:v]scale=270:480:force_original_aspect_ratio=increase,crop=270:480,setsar=1"
-            )));
-        }
-        assert!(
-            graph.contains("[v0][v1][v2]concat=n=3:v=1:a=0[cat];"),
-            "{graph}"
-        );
-        assert!(graph.contains("[cat]ass=filename=/task/subs.ass[v];"));
-        assert!(graph.contains("[3:a]aresample=48000"));
-        assert!(graph.contains("trim=duration=0.750,setpts=PTS-STARTPTS[v2];"));
-    }
-
-    #[test]
-    fn no_subtitles_means_concat_is_the_output() {
-        let (_, graph) = build_args(&plan(None), Path::new("g"));
-        assert!(graph.contains("concat=n=3:v=1:a=0[v];"));
-        assert!(!graph.contains("ass="));
-    }
-
-    #[test]
-    fn nvenc_gets_cq() {
-        let mut p = plan(None);
-        p.encoder.codec = "h264_nvenc".into();
-        let joined = strings(&build_args(&p, Path::new("g")).0).join(" ");
-        assert!(
-            joined.contains("-c:v h264_nvenc -preset veryfast -cq 23"),
-            "{joined}"
-        );
-    }
-
-    #[test]
-    fn filter_paths_are_escaped_twice() {
-        assert_eq!(escape_filter_path(Path::new("/a/b.ass")), "/a/b.ass");
-        assert_eq!(escape_filter_path(Path::new("/a:b")), r"/a\\:b");
-        assert_eq!(escape_filter_path(Path::new("/it's")), r"/it\\\'s");
-        assert_eq!(escape_filter_path(Path::new("/x[1],y;")), r"/x\[1\]\,y\;");
-        assert_eq!(escape_filter_path(Path::new(r"C\d")), r"C\\\\d");
-    }
-
-    #[test]
-    fn graph_file_and_command_line() {
-        let out = Path::new("/t/final.mp4");
-        assert_eq!(graph_path(out), Path::new("/t/final.mp4.filtergraph"));
-        let line = command_line(&["-i".into(), "/a b/it's.mp4".into()]);
-        assert_eq!(line, r"ffmpeg -i '/a b/it'\''s.mp4'");
-    }
-}
+#[path = "graph_tests.rs"]
+mod tests;

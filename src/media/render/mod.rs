@@ -2,7 +2,11 @@
 //! through one ffmpeg filter graph and one encode, written to `<out>.part` and renamed when
 //! whole.
 
+mod audio;
 mod graph;
+mod timeline;
+mod transition;
+mod video;
 
 pub use graph::{build_args, escape_filter_path, graph_path};
 
@@ -140,6 +144,9 @@ pub struct RenderPlan {
     pub subtitles: Option<PathBuf>,
     /// An SRT file added as a soft subtitle track (mov_text).
     pub soft_subtitles: Option<PathBuf>,
+    /// A folder libass should load fonts from (the subtitles use a font file, not an
+    /// installed family).
+    pub subtitles_fonts_dir: Option<PathBuf>,
     pub encoder: EncoderSettings,
     pub out: PathBuf,
 }
@@ -188,6 +195,7 @@ pub async fn render(
     if !total.is_finite() || total <= 0.0 {
         return Err(invalid(format!("bad total duration {total}")));
     }
+    graph::validate(plan).map_err(invalid)?;
     let io = |context: String| move |source| MediaError::Io { context, source };
     if let Some(parent) = plan.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(parent)

@@ -1,8 +1,9 @@
-//! Writing cues out: SRT and WebVTT sidecars, and the ASS script burned into the video (one
-//! Default style from the subtitle config, the frame size as the script resolution, cue text
-//! escaped so libass shows it literally).
+//! Writing cues out: SRT and WebVTT sidecars, and the pieces of the ASS script burned into
+//! the video (the Default style's fields from the subtitle config, times, `Dialogue:` lines,
+//! cue text escaped so libass shows it literally); `SubtitleStyle` puts them together.
 
 use super::Cue;
+use super::style::{Background, Position, SubtitleStyle};
 use crate::config::SubtitleConfig;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,15 @@ fn srt_time(seconds: f64, separator: char) -> String {
     format!("{h:02}:{m:02}:{s:02}{separator}{ms:03}")
 }
 
+/// Cue text as sidecar lines: no blank line inside (it would end the cue), no '\r'.
+fn sidecar_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| l.trim_end_matches('\r').trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn to_srt(cues: &[Cue]) -> String {
     let mut out = String::new();
     for (i, cue) in cues.iter().enumerate() {
@@ -26,7 +36,7 @@ pub fn to_srt(cues: &[Cue]) -> String {
         out.push_str(&format!(
             "{}\n{start} --> {end}\n{}\n\n",
             i + 1,
-            cue.text.trim()
+            sidecar_lines(&cue.text)
         ));
     }
     out
@@ -36,9 +46,7 @@ pub fn to_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for cue in cues {
         // VTT cue text is markup: a literal '<' or "-->" would end or corrupt the cue.
-        let text = cue
-            .text
-            .trim()
+        let text = sidecar_lines(&cue.text)
             .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;");
@@ -56,8 +64,22 @@ pub struct AssStyle {
     pub primary: String,
     pub outline_color: String,
     pub outline_px: u32,
-    /// "bottom", "top" or "center".
+    #[serde(default)]
+    pub shadow_px: u32,
+    /// "bottom", "top", "center" or "custom".
     pub position: String,
+    /// With "custom": the text's vertical centre, percent of the height from the top.
+    #[serde(default)]
+    pub position_percent: f64,
+    /// "none", "box" or "rounded".
+    #[serde(default)]
+    pub background: String,
+    #[serde(default)]
+    pub background_color: String,
+    #[serde(default)]
+    pub background_opacity: f64,
+    #[serde(default)]
+    pub bold: bool,
 }
 
 impl AssStyle {
@@ -73,7 +95,14 @@ impl AssStyle {
             primary: config.color.clone(),
             outline_color: config.outline_color.clone(),
             outline_px: config.outline,
+            shadow_px: config.shadow,
             position: config.position.clone(),
+            position_percent: config.position_percent,
+            background: config.background.clone(),
+            background_color: config.background_color.clone(),
+            background_opacity: config.background_opacity,
+            // A family is drawn bold; a font file as it is (`SubtitleStyle::resolve`).
+            bold: config.font_file.trim().is_empty(),
         }
     }
 }
@@ -93,22 +122,17 @@ fn ass_time(seconds: f64) -> String {
     format!("{h}:{m:02}:{s:02}.{cs:02}")
 }
 
-/// Makes cue text literal for libass: braces would open override blocks, and a backslash
-/// before N, n or h would become a line break or hard space, so a word joiner (invisible)
-/// is slipped in after such a backslash.
-pub(super) fn ass_escape(text: &str) -> String {
+/// Makes cue text literal for libass: braces would open override blocks (`\{` and `\}`
+/// are libass's escapes), and a backslash before N, n or h would become a line break or
+/// hard space, before `{` an escape: a word joiner (invisible, zero width) follows every
+/// backslash, also one that ends the text and may meet an override tag put after it.
+pub(super) fn escape_to_ass(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    let mut chars = text.trim().chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in text.trim().chars() {
         match c {
             '{' => out.push_str("\\{"),
             '}' => out.push_str("\\}"),
-            '\\' => {
-                out.push('\\');
-                if chars.peek().is_some_and(|n| "Nnh{}".contains(*n)) {
-                    out.push('\u{2060}');
-                }
-            }
+            '\\' => out.push_str("\\\u{2060}"),
             '\n' => out.push_str("\\N"),
             '\r' => {}
             other => out.push(other),
@@ -117,34 +141,48 @@ pub(super) fn ass_escape(text: &str) -> String {
     out
 }
 
+/// The ASS script for `cues` on a `width`×`height` frame, text widths estimated (no font
+/// is loaded); `SubtitleStyle::resolve(..).to_ass(..)` measures with the real font.
 pub fn to_ass(cues: &[Cue], style: &AssStyle, width: u32, height: u32) -> String {
-    let mut out = ass_header(style, width, height);
-    for cue in cues {
-        out.push_str(&dialogue(cue.start, cue.end, &ass_escape(&cue.text)));
-    }
-    out
+    SubtitleStyle::estimated(style.clone(), width, height, 80).to_ass(cues)
 }
 
 /// One `Dialogue:` line; `text` is already escaped (it may carry override tags).
-pub(super) fn dialogue(start: f64, end: f64, text: &str) -> String {
+pub(super) fn dialogue(layer: u32, start: f64, end: f64, text: &str) -> String {
     format!(
-        "Dialogue: 0,{},{},Default,,0,0,0,,{text}\n",
+        "Dialogue: {layer},{},{},Default,,0,0,0,,{text}\n",
         ass_time(start),
         ass_time(end)
     )
 }
 
-pub(super) fn ass_header(style: &AssStyle, width: u32, height: u32) -> String {
-    let (alignment, margin_v) = match style.position.as_str() {
-        "top" => (8, height * 8 / 100),
-        "center" => (5, 0),
-        _ => (2, height * 8 / 100),
+/// `[Script Info]`, the Default style and the `[Events]` format line.
+pub(super) fn header(style: &SubtitleStyle) -> String {
+    let ass = &style.ass;
+    let (alignment, margin_v) = match style.position() {
+        Position::Top => (8, style.margin_v()),
+        Position::Bottom => (2, style.margin_v()),
+        Position::Center | Position::Custom(_) => (5, 0),
     };
-    let margin_h = width * 4 / 100;
-    let primary = ass_colour(&style.primary, "&H00FFFFFF");
-    let outline = ass_colour(&style.outline_color, "&H00000000");
+    let margin_h = style.margin_h();
+    let primary = ass_colour(&ass.primary, "&H00FFFFFF");
+    // With BorderStyle 3 libass draws the box in the outline colour, the outline width
+    // being its padding; the back colour is the shadow's.
+    let (border_style, outline, border) = match style.background() {
+        Background::Box => {
+            let colour = ass_colour(&ass.background_color, "&H00000000");
+            let colour = format!("&H{:02X}{}", alpha(ass.background_opacity), &colour[4..]);
+            (3, colour, style.box_padding())
+        }
+        _ => (
+            1,
+            ass_colour(&ass.outline_color, "&H00000000"),
+            ass.outline_px,
+        ),
+    };
     // Style fields may not contain commas: the line is comma-separated.
-    let font = style.font.replace(',', " ");
+    let font = ass.font.replace(',', " ");
+    let bold = if ass.bold { -1 } else { 0 };
     format!(
         "[Script Info]\n\
          ; Generated by reelforge\n\
@@ -158,14 +196,23 @@ pub(super) fn ass_header(style: &AssStyle, width: u32, height: u32) -> String {
          Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, \
          BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, \
          BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n\
-         Style: Default,{font},{size},{primary},&H000000FF,{outline},&H80000000,-1,0,0,0,\
-         100,100,0,0,1,{border},0,{alignment},{margin_h},{margin_h},{margin_v},1\n\
+         Style: Default,{font},{size},{primary},&H000000FF,{outline},&H80000000,{bold},0,0,0,\
+         100,100,0,0,{border_style},{border},{shadow},{alignment},{margin_h},{margin_h},\
+         {margin_v},1\n\
          \n\
          [Events]\n\
          Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n",
-        size = style.size_px,
-        border = style.outline_px,
+        width = style.width,
+        height = style.height,
+        size = ass.size_px,
+        shadow = ass.shadow_px,
     )
+}
+
+/// ASS alpha of an opacity: 00 is opaque, FF invisible.
+pub(super) fn alpha(opacity: f64) -> u8 {
+    let opacity = if opacity.is_finite() { opacity } else { 1.0 };
+    ((1.0 - opacity.clamp(0.0, 1.0)) * 255.0).round() as u8
 }
 
 #[cfg(test)]
@@ -228,7 +275,7 @@ mod tests {
         assert_eq!(fields[5], "&H00000000");
         assert_eq!(
             (fields[15], fields[16], fields[17], fields[18]),
-            ("1", "3", "0", "8")
+            ("1", "3", "1", "8")
         );
         assert_eq!(fields[21], "153");
         let dialogue = ass.lines().find(|l| l.starts_with("Dialogue:")).unwrap();
@@ -246,7 +293,13 @@ mod tests {
             primary: "red".into(),
             outline_color: "#12".into(),
             outline_px: 1,
+            shadow_px: 0,
             position: "center".into(),
+            position_percent: 50.0,
+            background: "none".into(),
+            background_color: "#000000".into(),
+            background_opacity: 0.5,
+            bold: true,
         };
         let ass = to_ass(&[], &style, 300, 300);
         let style_line = ass.lines().find(|l| l.starts_with("Style:")).unwrap();
@@ -260,6 +313,6 @@ mod tests {
             ..style
         };
         let ass = to_ass(&[], &bottom, 300, 300);
-        assert!(ass.contains(",2,12,12,24,1\n"), "{ass}");
+        assert!(ass.contains(",2,24,24,24,1\n"), "{ass}");
     }
 }

@@ -3,7 +3,9 @@
 //! without relying on karaoke fill, which renders differently across libass versions.
 
 use super::Cue;
-use super::format::{AssStyle, ass_colour, ass_escape, ass_header, dialogue};
+use super::format::{AssStyle, ass_colour, dialogue, escape_to_ass};
+use super::style::SubtitleStyle;
+use super::wrap::normalized;
 
 /// A word and when it is spoken, in narration seconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,16 +15,10 @@ pub struct TimedWord {
     pub end: f64,
 }
 
-fn normalized(word: &str) -> String {
-    word.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// Like `to_ass`, with the spoken word highlighted in cues whose words line up with `words`
 /// (the script's words in order). A cue that does not line up (e.g. CJK text with no
-/// spaces) is shown plain, and matching resumes at the next cue.
+/// spaces) is shown plain, and matching resumes at the next cue. Text widths are estimated;
+/// `SubtitleStyle::to_ass_highlighted` measures with the real font.
 pub fn to_ass_highlighted(
     cues: &[Cue],
     words: &[TimedWord],
@@ -31,10 +27,26 @@ pub fn to_ass_highlighted(
     width: u32,
     height: u32,
 ) -> String {
+    SubtitleStyle::estimated(style.clone(), width, height, 80)
+        .to_ass_highlighted(cues, words, highlight)
+}
+
+/// The script with one text event per word interval, each with that word recoloured; the
+/// position prefix and the rounded box (one event per cue, below) as for plain cues.
+pub(super) fn write(
+    style: &SubtitleStyle,
+    cues: &[Cue],
+    words: &[TimedWord],
+    highlight: &str,
+) -> String {
     let colour = ass_colour(highlight, "&H0000D7FF");
-    let mut out = ass_header(style, width, height);
+    let layer = style.text_layer();
+    let mut out = style.header();
     let mut next = 0;
     for cue in cues {
+        out.extend(style.background_event(cue.start, cue.end, &cue.text));
+        let prefix = style.prefix(&cue.text);
+        let plain = format!("{prefix}{}", escape_to_ass(&cue.text));
         let lines: Vec<Vec<&str>> = cue
             .text
             .lines()
@@ -50,7 +62,7 @@ pub fn to_ass_highlighted(
                 .all(|(shown, timed)| normalized(shown) == normalized(&timed.text))
         });
         let Some(slice) = slice.filter(|_| lined_up && count > 0) else {
-            out.push_str(&dialogue(cue.start, cue.end, &ass_escape(&cue.text)));
+            out.push_str(&dialogue(layer, cue.start, cue.end, &plain));
             // Skip the words of this cue if we can find where the next cue starts.
             next += count;
             continue;
@@ -59,7 +71,7 @@ pub fn to_ass_highlighted(
         // Before the first word: the whole cue, plain.
         let first_start = slice[0].start.max(cue.start);
         if first_start > cue.start + 0.01 {
-            out.push_str(&dialogue(cue.start, first_start, &ass_escape(&cue.text)));
+            out.push_str(&dialogue(layer, cue.start, first_start, &plain));
         }
         for (i, word) in slice.iter().enumerate() {
             let start = word.start.max(cue.start);
@@ -70,7 +82,8 @@ pub fn to_ass_highlighted(
             if end - start < 0.005 {
                 continue;
             }
-            out.push_str(&dialogue(start, end, &render_lines(&lines, i, &colour)));
+            let text = format!("{prefix}{}", render_lines(&lines, i, &colour));
+            out.push_str(&dialogue(layer, start, end, &text));
         }
     }
     out
@@ -84,7 +97,7 @@ fn render_lines(lines: &[Vec<&str>], current: usize, colour: &str) -> String {
         let words: Vec<String> = line
             .iter()
             .map(|w| {
-                let text = ass_escape(w);
+                let text = escape_to_ass(w);
                 let shown = if index == current {
                     format!("{{\\c{colour}&}}{text}{{\\r}}")
                 } else {

@@ -128,6 +128,7 @@ impl RenderStage {
             subtitles: subtitles
                 .enabled
                 .then(|| ctx.path(artifacts::SUBTITLES_ASS)),
+            subtitles_fonts_dir: crate::media::subtitle::fonts_dir(subtitles),
             soft_subtitles: subtitles
                 .soft_track
                 .then(|| ctx.path(artifacts::SUBTITLES_SRT)),

@@ -1,14 +1,14 @@
 //! Stage `subtitles`: timings → SRT and VTT sidecars and the ASS file burned in. When the
 //! voice gave only sentence timings, Whisper times every word (aligned back to the script's
-//! own words) so the burned subtitles can highlight word by word.
+//! own words) so the burned subtitles can highlight word by word. The font is resolved and
+//! loaded first: lines are wrapped by its rendered widths, and characters it has no glyphs
+//! for are reported with an installed font that has them.
 
 use super::artifacts::{self, ScriptDoc, WordsDoc};
 use super::transcribe::{language, transcript_of};
 use crate::config::{Config, frame_size};
 use crate::fsutil::write_atomic;
-use crate::media::subtitle::{
-    AssStyle, TimedWord, cues_from_sentences, to_ass, to_ass_highlighted, to_srt, to_vtt,
-};
+use crate::media::subtitle::{AssStyle, SubtitleStyle, TimedWord, to_srt, to_vtt};
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use crate::providers::stt::{SttProvider, align_to_script};
 use crate::providers::tts::Narration;
@@ -29,36 +29,46 @@ impl StageWork for SubtitlesStage {
         let narration: Narration = artifacts::load(ctx, artifacts::VOICE)?;
         let words = self.word_timings(ctx, &narration).await?;
         let style_cfg = &self.config.subtitles;
-        let cues = cues_from_sentences(&narration.sentences, style_cfg.max_line_chars as usize);
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
             StageError::permanent(format!(
                 "aspect '{}' is not one of 9:16, 16:9, 1:1",
                 ctx.spec.aspect
             ))
         })?;
-        let style = AssStyle::from_config(style_cfg, height);
-        let burned = match (&words, style_cfg.word_highlight) {
-            (Some(doc), true) => {
-                let timed: Vec<TimedWord> = doc
-                    .sentences
-                    .iter()
-                    .flatten()
-                    .map(|w| TimedWord {
-                        text: w.text.clone(),
-                        start: w.start,
-                        end: w.end,
-                    })
-                    .collect();
-                to_ass_highlighted(
-                    &cues,
-                    &timed,
-                    &style,
-                    &style_cfg.highlight_color,
-                    width,
-                    height,
-                )
+        let text: Vec<&str> = narration
+            .sentences
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect();
+        let (style, coverage) = self.style(width, height, text.join(" ")).await?;
+        for note in style.notes() {
+            ctx.log(LogLevel::Warn, note.clone());
+        }
+        if let Some(warning) = coverage {
+            ctx.log(LogLevel::Warn, warning);
+        }
+        let timed: Option<Vec<Vec<TimedWord>>> = words.as_ref().map(|doc| {
+            doc.sentences
+                .iter()
+                .map(|sentence| {
+                    sentence
+                        .iter()
+                        .map(|w| TimedWord {
+                            text: w.text.clone(),
+                            start: w.start,
+                            end: w.end,
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let cues = style.cues(&narration.sentences, timed.as_deref());
+        let burned = match (&timed, style_cfg.word_highlight) {
+            (Some(timed), true) => {
+                let flat: Vec<TimedWord> = timed.iter().flatten().cloned().collect();
+                style.to_ass_highlighted(&cues, &flat, &style_cfg.highlight_color)
             }
-            _ => to_ass(&cues, &style, width, height),
+            _ => style.to_ass(&cues),
         };
         let files = [
             (artifacts::SUBTITLES_SRT, to_srt(&cues)),
@@ -85,6 +95,40 @@ impl StageWork for SubtitlesStage {
 }
 
 impl SubtitlesStage {
+    /// The style with its font loaded (blocking work: fontconfig and reading the font),
+    /// and the glyph coverage warning for `text`. A broken `font_file` fails the stage only
+    /// when subtitles are enabled; otherwise widths are estimated.
+    async fn style(
+        &self,
+        width: u32,
+        height: u32,
+        text: String,
+    ) -> Result<(SubtitleStyle, Option<String>), StageError> {
+        let config = Arc::clone(&self.config);
+        let resolved = tokio::task::spawn_blocking(move || {
+            let subs = &config.subtitles;
+            match SubtitleStyle::resolve(subs, width, height) {
+                Ok(style) => {
+                    let coverage = if subs.enabled {
+                        style.coverage_warning(&text)
+                    } else {
+                        None
+                    };
+                    Ok((style, coverage))
+                }
+                Err(_) if !subs.enabled => {
+                    let ass = AssStyle::from_config(subs, height);
+                    let max = subs.max_line_chars as usize;
+                    Ok((SubtitleStyle::estimated(ass, width, height, max), None))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+        .map_err(|e| StageError::permanent(format!("subtitle font lookup failed: {e}")))?;
+        resolved.map_err(|e| StageError::permanent(e.to_string()))
+    }
+
     /// Word timings from the voice stage (a recording), else from Whisper when enabled.
     async fn word_timings(
         &self,
