@@ -8,7 +8,7 @@
 //! - Stills: filled at twice the frame size, then `zoompan` (Ken Burns) turns the one picture
 //!   into the cut's frames; the extra resolution keeps the slow motion from jittering. The
 //!   movement changes with the cut's position so consecutive stills differ.
-//! - Fill: [`Fill::Crop`] covers the frame and crops the overflow; [`Fill::Blur`] shows the
+//! - Fill: [`Fill::Crop`] crops the overflow then scales to the frame; [`Fill::Blur`] shows the
 //!   whole picture over a blurred, slightly darkened copy of itself that covers the frame
 //!   (blurred at a quarter of the size: four times cheaper and softer).
 
@@ -79,9 +79,12 @@ pub(super) fn write_cut(graph: &mut String, frame: Frame, index: usize, cut: &Cu
 /// statements, written into `graph` here — the overlay's label input followed by `overlay…,`.
 fn fill(graph: &mut String, fill: Fill, source: &str, (w, h): (u32, u32), tag: &str) -> String {
     match fill {
-        Fill::Crop => {
-            format!("{source}scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},")
-        }
+        // Crop to the frame's shape first, then scale: the scaler then writes W×H pixels
+        // instead of an enlarged picture mostly thrown away (half the work for 16:9 → 9:16).
+        Fill::Crop => format!(
+            "{source}crop=w='trunc(min(iw,ih*{w}/{h})/2)*2':h='trunc(min(ih,iw*{h}/{w})/2)*2',\
+             scale={w}:{h},"
+        ),
         Fill::Blur => {
             let (bw, bh) = (even(w / 4), even(h / 4));
             let sigma = decimal(f64::from(bw.min(bh)) / 12.0, 1);
