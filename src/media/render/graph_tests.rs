@@ -129,17 +129,25 @@ fn transitions_chain_with_offsets_at_each_cut_start_minus_its_length() {
     ];
     let graph = graph(&p);
     let joined = joined_args(&p);
-    // Fade into the cut at 2.0 s: 0.5 s from 1.5 s.
+    // Fade into the cut at 2.0 s: the last 0.5 s (15 frames) of the first cut blend with the
+    // second cut's 15-frame lead-in.
     assert!(
-        graph.contains("[c0][c1]xfade=transition=fade:duration=0.5:offset=1.5[x1];"),
+        graph.contains("[t0s]trim=start_frame=45:end_frame=60,setpts=PTS-STARTPTS[t0];"),
         "{graph}"
     );
-    // The plain cut joins the result by concat, before the next transition.
-    assert!(graph.contains("[x1][c2]concat=n=2:v=1:a=0,settb=1/30,setpts=N[j3];"));
-    // Half the 0.6 s cut: 0.3 s ending at 5.0 s.
-    assert!(graph.contains("[j3][c3]xfade=transition=slideup:duration=0.3:offset=4.7[x3];"));
-    // Also capped by the 0.6 s cut before it; zoom out is drawn by circleclose.
-    assert!(graph.contains("[x3][c4]xfade=transition=circleclose:duration=0.3:offset=5.3[x4];"));
+    assert!(graph.contains("[h1s]trim=start_frame=0:end_frame=15,setpts=PTS-STARTPTS[h1];"));
+    assert!(graph.contains("[t0][h1]xfade=transition=fade:duration=0.5:offset=0[x1];"));
+    // Half the 0.6 s cut (0.3 s); zoom out is drawn by circleclose, also capped by the 0.6 s
+    // cut before it.
+    assert!(graph.contains("[t2][h3]xfade=transition=slideup:duration=0.3:offset=0[x3];"));
+    assert!(graph.contains("[t3][h4]xfade=transition=circleclose:duration=0.3:offset=0[x4];"));
+    // One concat in screen order: body, blend, body, …
+    assert!(
+        graph.contains(
+            "[b0][x1][b1][b2][x3][b3][x4][b4]concat=n=8:v=1:a=0,settb=1/30,setpts=N[joined];"
+        ),
+        "{graph}"
+    );
     assert!(graph.contains("trim=end_frame=75,setpts=PTS-STARTPTS[c1];"));
     // Lead-ins are read before the cut: 3.0 − 0.5 s.
     assert!(joined.contains("-ss 2.5 -t 2.566667 -i /c.mp4"), "{joined}");
