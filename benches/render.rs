@@ -19,12 +19,16 @@
 //! contenders still run. `REELFORGE_BENCH_TRANSITION=none` renders reelforge's cuts without
 //! the 0.5 s fade (the pipeline never has one).
 
+#[path = "../tests/support/render.rs"]
+mod render_support;
+
 use reelforge::config::SubtitleConfig;
 use reelforge::media::ClipSource;
 use reelforge::media::render::{
     EncoderSettings, Fill, MusicPlan, RenderPlan, Segment, Transition, escape_filter_path, render,
 };
 use reelforge::media::subtitle::{AssStyle, Cue, to_ass};
+use render_support::{encode_footage, ffprobe, format_duration, streams_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -256,6 +260,21 @@ fn audio_encode() -> Vec<String> {
     ])
 }
 
+/// The output side of a finished video's encode: both encodings, fast start, `total`
+/// seconds long, written to `out`.
+fn final_output(total: f64, out: &Path) -> Vec<String> {
+    let mut args = video_encode();
+    args.extend(audio_encode());
+    args.extend(strings(&[
+        "-movflags",
+        "+faststart",
+        "-t",
+        &secs(total),
+        &path(out),
+    ]));
+    args
+}
+
 /// Scale to cover the frame and crop the overflow (reelforge's `Fill::Crop`).
 fn crop_fill(scale: Scale) -> String {
     let (w, h) = (scale.width, scale.height);
@@ -339,19 +358,11 @@ fn generate_inputs(dir: &Path, scale: Scale) -> Inputs {
     let clips: Vec<PathBuf> = (0..scale.clips)
         .map(|i| {
             let clip = dir.join(format!("clip-{i:02}.mp4"));
-            let mut args = strings(&["-f", "lavfi", "-i", &look(i, source_size)]);
-            args.extend(strings(&[
-                "-t",
-                &secs(scale.clip_secs),
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-            ]));
-            args.push(path(&clip));
-            ffmpeg(&args);
+            let look = look(i, source_size);
+            encode_footage(
+                &["-f", "lavfi", "-i", &look, "-t", &secs(scale.clip_secs)],
+                &clip,
+            );
             clip
         })
         .collect();
@@ -372,20 +383,8 @@ fn generate_inputs(dir: &Path, scale: Scale) -> Inputs {
         graph.push_str(&format!("[v{i}]"));
     }
     graph.push_str(&format!("concat=n={}:v=1:a=0[v]", clips.len()));
-    args.extend(strings(&[
-        "-filter_complex",
-        &graph,
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-    ]));
-    args.push(path(&joined_source));
-    ffmpeg(&args);
+    args.extend(strings(&["-filter_complex", &graph, "-map", "[v]"]));
+    encode_footage(&args, &joined_source);
 
     // One cue per cut, most of its length, like sentences of a narration.
     let texts = [
@@ -584,15 +583,7 @@ fn three_encodes(
         "-map",
         "[a]",
     ]);
-    args.extend(video_encode());
-    args.extend(audio_encode());
-    args.extend(strings(&[
-        "-movflags",
-        "+faststart",
-        "-t",
-        &secs(total),
-        &path(&out),
-    ]));
+    args.extend(final_output(total, &out));
     run(args);
     let secs_all = started.elapsed().as_secs_f64();
     commands.push(format!("# {}:\n{graph}", path(&graph_path)));
@@ -629,15 +620,7 @@ fn bare_encode(dir: &Path, scale: Scale, inputs: &Inputs) -> Timed {
         "-vf",
         &crop_fill(scale),
     ]);
-    args.extend(video_encode());
-    args.extend(audio_encode());
-    args.extend(strings(&[
-        "-movflags",
-        "+faststart",
-        "-t",
-        &secs(scale.total()),
-        &path(&out),
-    ]));
+    args.extend(final_output(scale.total(), &out));
     let started = Instant::now();
     ffmpeg(&args);
     Timed {
@@ -651,36 +634,12 @@ fn bare_encode(dir: &Path, scale: Scale, inputs: &Inputs) -> Timed {
 /// and lasts the narration's length. Returns its duration.
 fn check_output(out: &Path, scale: Scale) -> f64 {
     assert!(out.exists(), "{} is missing", out.display());
-    let output = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(out)
-        .output()
-        .expect("ffprobe must be installed to run the render bench");
-    assert!(output.status.success(), "ffprobe {}", out.display());
-    let info: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe JSON");
-    let streams = info["streams"].as_array().expect("streams");
-    let video: Vec<_> = streams
-        .iter()
-        .filter(|s| s["codec_type"] == "video")
-        .collect();
-    let audio = streams
-        .iter()
-        .filter(|s| s["codec_type"] == "audio")
-        .count();
+    let info = ffprobe(out);
+    let (video, audio) = (streams_of(&info, "video"), streams_of(&info, "audio").len());
     assert_eq!((video.len(), audio), (1, 1), "{}: {info}", out.display());
     assert_eq!(video[0]["width"], scale.width, "{}", out.display());
     assert_eq!(video[0]["height"], scale.height, "{}", out.display());
-    let duration: f64 = info["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .expect("duration");
+    let duration = format_duration(&info);
     assert!(
         (duration - scale.total()).abs() <= DURATION_TOLERANCE,
         "{} lasts {duration} s, not {} s",

@@ -4,77 +4,27 @@
 
 #[path = "support/cli.rs"]
 mod cli_support;
+#[path = "support/render.rs"]
+mod render_support;
 
 use cli_support::{ffprobe, only_task_dir, reelforge, text, write_script};
+use render_support::{encode_footage, ffmpeg, integrated_lufs, still};
 use std::path::Path;
-use std::process::Command;
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg runs (apt-get install ffmpeg)");
-    assert!(status.success(), "ffmpeg {args:?}");
-}
 
 /// Clips of several sizes, frame rates and with or without audio, and a still.
 fn footage_folder(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let clip = |name: &str, source: &str, audio: bool| {
-        let out = dir.join(name);
         let mut args = vec!["-f", "lavfi", "-t", "4", "-i", source];
         if audio {
             args.extend(["-f", "lavfi", "-i", "sine=f=330:d=4", "-shortest"]);
         }
-        args.extend([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ]);
-        let out = out.to_string_lossy().into_owned();
-        args.push(&out);
-        ffmpeg(&args);
+        encode_footage(&args, &dir.join(name));
     };
     clip("wide_city.mp4", "testsrc2=s=640x360:r=25", true);
     clip("tall_forest.mp4", "smptebars=s=360x640:r=30", false);
     clip("square_sea.mp4", "mandelbrot=s=400x400:r=24", false);
-    let still = dir
-        .join("mountain_still.png")
-        .to_string_lossy()
-        .into_owned();
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=s=800x600",
-        "-frames:v",
-        "1",
-        &still,
-    ]);
-}
-
-/// Integrated loudness (LUFS) measured by ffmpeg's ebur128 filter.
-fn integrated_lufs(path: &Path) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-hide_banner", "-i"])
-        .arg(path)
-        .args(["-map", "0:a", "-af", "ebur128", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    let summary = log.rsplit("Integrated loudness:").next().unwrap();
-    let value = summary
-        .split("I:")
-        .nth(1)
-        .unwrap()
-        .split("LUFS")
-        .next()
-        .unwrap();
-    value.trim().parse().unwrap()
+    still(dir, "mountain_still.png", "800x600");
 }
 
 #[test]
@@ -83,7 +33,7 @@ fn three_videos_with_transitions_and_ducked_music_share_the_upstream_work() {
     let footage = tmp.path().join("footage");
     footage_folder(&footage);
     let music = tmp.path().join("music.wav");
-    ffmpeg(&[
+    ffmpeg([
         "-f",
         "lavfi",
         "-i",

@@ -1,47 +1,27 @@
 //! Real ffmpeg renders of generated clips: sizes, streams, durations, burned-in subtitles,
 //! cancellation and failure. These need ffmpeg and ffprobe and fail without them.
 
+#[path = "support/render.rs"]
+mod render_support;
+
 use reelforge::config::SubtitleConfig;
 use reelforge::fsutil::part_path;
-use reelforge::media::render::{
-    EncoderSettings, Fill, RenderPlan, RenderProgress, Segment, Transition, render,
-};
+use reelforge::media::render::{RenderPlan, RenderProgress, Segment, render};
 use reelforge::media::subtitle::{AssStyle, Cue, cues_from_sentences, to_ass};
 use reelforge::media::{ClipSource, MediaError, generate};
 use reelforge::providers::tts::SpokenSentence;
-use serde_json::Value;
+use render_support::{
+    check_streams, clip, cut, format_duration, gray_frame, narration, plan_over, still, streams_of,
+    x264,
+};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 const NARRATION_SECS: f64 = 4.3;
-
-/// Runs ffmpeg with whitespace-separated `args` writing `out`; panics with its stderr.
-fn ffmpeg(args: &str, out: &Path) {
-    let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y"])
-        .args(args.split_whitespace())
-        .arg(out)
-        .output()
-        .expect("ffmpeg must be installed to run the render tests");
-    assert!(
-        output.status.success(),
-        "ffmpeg {args}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-fn ffprobe(path: &Path) -> Value {
-    let output = Command::new("ffprobe")
-        .args("-v error -print_format json -show_streams -show_format".split(' '))
-        .arg(path)
-        .output()
-        .expect("ffprobe must be installed to run the render tests");
-    assert!(output.status.success(), "ffprobe {}", path.display());
-    serde_json::from_slice(&output.stdout).expect("ffprobe prints JSON")
-}
+/// The quality every render here is encoded at.
+const CRF: u32 = 28;
 
 /// Test clips of different sizes and aspects, a still image and a narration WAV.
 struct Fixture {
@@ -55,21 +35,12 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let clip = |name: &str, size: &str, secs: u32| {
-        let path = dir.path().join(name);
-        let args =
-            format!("-f lavfi -i testsrc2=s={size}:r=30:d={secs} -c:v libx264 -preset ultrafast");
-        ffmpeg(&args, &path);
-        path
-    };
-    let wide = clip("wide.mp4", "640x360", 3);
-    let tall = clip("tall.mp4", "360x640", 2);
-    let square = clip("square.mp4", "400x400", 4);
-    let image = dir.path().join("still.png");
-    ffmpeg("-f lavfi -i testsrc2=s=500x300 -frames:v 1", &image);
-    let narration = dir.path().join("voice.wav");
-    let sine = format!("-f lavfi -i sine=f=440:d={NARRATION_SECS} -ar 22050 -ac 1");
-    ffmpeg(&sine, &narration);
+    let d = dir.path();
+    let wide = clip(d, "wide.mp4", "testsrc2", "640x360", 30, 3.0, false);
+    let tall = clip(d, "tall.mp4", "testsrc2", "360x640", 30, 2.0, false);
+    let square = clip(d, "square.mp4", "testsrc2", "400x400", 30, 4.0, false);
+    let image = still(d, "still.png", "500x300");
+    let narration = narration(d, NARRATION_SECS);
     Fixture {
         dir,
         wide,
@@ -80,21 +51,21 @@ fn fixture() -> Fixture {
     }
 }
 
-fn encoder(preset: &str) -> EncoderSettings {
-    EncoderSettings {
-        codec: "libx264".into(),
-        preset: preset.into(),
-        crf: 28,
-    }
-}
-
-fn segment(source: ClipSource, start_in: f64, duration: f64) -> Segment {
-    Segment {
-        source,
-        start_in,
-        duration,
-        speed: 1.0,
-        transition: Transition::None,
+impl Fixture {
+    /// A plan of `segments` over the narration, written to `name`.mp4 in the fixture's
+    /// folder, libx264 at `preset`, no subtitles.
+    fn plan(
+        &self,
+        size_fps: (u32, u32, u32),
+        segments: Vec<Segment>,
+        name: &str,
+        preset: &str,
+    ) -> RenderPlan {
+        let out = self.dir.path().join(format!("{name}.mp4"));
+        RenderPlan {
+            encoder: x264(preset, CRF),
+            ..plan_over(self.narration.clone(), size_fps, segments, out)
+        }
     }
 }
 
@@ -138,33 +109,22 @@ fn mixed_plan(f: &Fixture, width: u32, height: u32, name: &str, preset: &str) ->
         (width, height),
         0,
     );
+    let segments = vec![
+        cut(ClipSource::Video(f.wide.clone()), 0.5, 1.0),
+        cut(ClipSource::Image(f.image.clone()), 0.0, 0.8),
+        cut(ClipSource::Video(f.tall.clone()), 0.0, 0.9),
+        cut(
+            ClipSource::Lavfi(generate::background(1, width, height, 30)),
+            0.0,
+            0.6,
+        ),
+        // Asks for more than the clip has left: the clip starts over (it is read looped)
+        // and the cut keeps its length.
+        cut(ClipSource::Video(f.square.clone()), 3.4, 1.0),
+    ];
     RenderPlan {
-        width,
-        height,
-        fps: 30,
-        segments: vec![
-            segment(ClipSource::Video(f.wide.clone()), 0.5, 1.0),
-            segment(ClipSource::Image(f.image.clone()), 0.0, 0.8),
-            segment(ClipSource::Video(f.tall.clone()), 0.0, 0.9),
-            segment(
-                ClipSource::Lavfi(generate::background(1, width, height, 30)),
-                0.0,
-                0.6,
-            ),
-            // Asks for more than the clip has left: the clip starts over (it is read looped)
-            // and the cut keeps its length.
-            segment(ClipSource::Video(f.square.clone()), 3.4, 1.0),
-        ],
-        narration: f.narration.clone(),
-        transition_secs: 0.5,
-        fill: Fill::Crop,
-        music: None,
-        loudness_lufs: None,
-        soft_subtitles: None,
-        subtitles_fonts_dir: None,
         subtitles: Some(ass),
-        encoder: encoder(preset),
-        out: f.dir.path().join(format!("{name}.mp4")),
+        ..f.plan((width, height, 30), segments, name, preset)
     }
 }
 
@@ -186,29 +146,9 @@ async fn render_and_check(plan: &RenderPlan) {
     );
     assert!(fractions.iter().all(|f| (0.0..=1.0).contains(f)));
 
-    let info = ffprobe(&plan.out);
-    let streams = info["streams"].as_array().expect("streams");
-    assert_eq!(streams.len(), 2, "{info}");
-    let video: Vec<&Value> = streams
-        .iter()
-        .filter(|s| s["codec_type"] == "video")
-        .collect();
-    let audio: Vec<&Value> = streams
-        .iter()
-        .filter(|s| s["codec_type"] == "audio")
-        .collect();
-    assert_eq!((video.len(), audio.len()), (1, 1), "{info}");
-    assert_eq!(video[0]["codec_name"], "h264");
-    assert_eq!(video[0]["width"], plan.width);
-    assert_eq!(video[0]["height"], plan.height);
-    assert_eq!(video[0]["pix_fmt"], "yuv420p");
-    assert_eq!(audio[0]["codec_name"], "aac");
-    assert_eq!(audio[0]["sample_rate"], "48000");
-    assert_eq!(audio[0]["channels"], 2);
-    let duration: f64 = info["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .expect("duration");
+    let info = check_streams(plan, false);
+    assert_eq!(streams_of(&info, "video")[0]["pix_fmt"], "yuv420p");
+    let duration = format_duration(&info);
     assert!(
         (duration - NARRATION_SECS).abs() < 0.2,
         "duration {duration}"
@@ -234,16 +174,9 @@ async fn renders_full_size_vertical() {
 }
 
 /// Counts pixels brighter than 200 in the bottom third of the frame at `at` seconds.
-fn bright_pixels_low(video: &Path, at: f64, width: usize, height: usize) -> usize {
-    let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-ss", &at.to_string(), "-i"])
-        .arg(video)
-        .args("-frames:v 1 -vf format=gray -f rawvideo -".split(' '))
-        .output()
-        .expect("ffmpeg must be installed to run the render tests");
-    assert!(output.status.success());
-    assert_eq!(output.stdout.len(), width * height, "one gray frame");
-    output.stdout[width * height * 2 / 3..]
+fn bright_pixels_low(video: &Path, at: f64, width: u32, height: u32) -> usize {
+    let frame = gray_frame(video, at, width, height);
+    frame[frame.len() * 2 / 3..]
         .iter()
         .filter(|&&p| p > 200)
         .count()
@@ -263,26 +196,14 @@ async fn subtitles_are_burned_in_only_while_a_cue_is_on() {
     }];
     let ass = write_ass(&sub_dir, "cues.ass", &cues, (w, h), 36);
     let black = ClipSource::Lavfi(format!("color=c=black:s={w}x{h}"));
+    let segments = vec![cut(black.clone(), 0.0, 2.0), cut(black, 0.0, 2.3)];
     let plan = RenderPlan {
-        width: w,
-        height: h,
-        fps: 25,
-        segments: vec![segment(black.clone(), 0.0, 2.0), segment(black, 0.0, 2.3)],
-        narration: f.narration.clone(),
-        transition_secs: 0.5,
-        fill: Fill::Crop,
-        music: None,
-        loudness_lufs: None,
-        soft_subtitles: None,
-        subtitles_fonts_dir: None,
         subtitles: Some(ass),
-        encoder: encoder("ultrafast"),
-        out: f.dir.path().join("subs.mp4"),
+        ..f.plan((w, h, 25), segments, "subs", "ultrafast")
     };
     render(&plan, &CancellationToken::new(), &|_| {})
         .await
         .expect("render with subtitles");
-    let (w, h) = (w as usize, h as usize);
     let during = bright_pixels_low(&plan.out, 1.8, w, h);
     let before = bright_pixels_low(&plan.out, 0.5, w, h);
     let after = bright_pixels_low(&plan.out, 3.5, w, h);
@@ -297,32 +218,18 @@ async fn subtitles_are_burned_in_only_while_a_cue_is_on() {
 async fn cancel_stops_quickly_and_leaves_nothing() {
     let f = fixture();
     let long = |i| {
-        segment(
+        cut(
             ClipSource::Lavfi(generate::background(i, 1080, 1920, 30)),
             0.0,
             120.0,
         )
     };
-    let plan = RenderPlan {
-        width: 1080,
-        height: 1920,
-        fps: 30,
-        segments: vec![
-            long(0),
-            long(5),
-            segment(ClipSource::Video(f.wide.clone()), 0.0, 3.0),
-        ],
-        narration: f.narration.clone(),
-        transition_secs: 0.5,
-        fill: Fill::Crop,
-        music: None,
-        loudness_lufs: None,
-        soft_subtitles: None,
-        subtitles_fonts_dir: None,
-        subtitles: None,
-        encoder: encoder("medium"),
-        out: f.dir.path().join("cancelled.mp4"),
-    };
+    let segments = vec![
+        long(0),
+        long(5),
+        cut(ClipSource::Video(f.wide.clone()), 0.0, 3.0),
+    ];
+    let plan = f.plan((1080, 1920, 30), segments, "cancelled", "medium");
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     let cancelled_at = tokio::spawn(async move {
@@ -347,25 +254,11 @@ async fn garbage_input_fails_with_ffmpeg_stderr() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     std::fs::write(&broken, bytes).expect("write garbage");
-    let plan = RenderPlan {
-        width: 270,
-        height: 480,
-        fps: 30,
-        segments: vec![
-            segment(ClipSource::Video(f.wide.clone()), 0.0, 2.0),
-            segment(ClipSource::Video(broken.clone()), 0.0, 2.3),
-        ],
-        narration: f.narration.clone(),
-        transition_secs: 0.5,
-        fill: Fill::Crop,
-        music: None,
-        loudness_lufs: None,
-        soft_subtitles: None,
-        subtitles_fonts_dir: None,
-        subtitles: None,
-        encoder: encoder("ultrafast"),
-        out: f.dir.path().join("failed.mp4"),
-    };
+    let segments = vec![
+        cut(ClipSource::Video(f.wide.clone()), 0.0, 2.0),
+        cut(ClipSource::Video(broken.clone()), 0.0, 2.3),
+    ];
+    let plan = f.plan((270, 480, 30), segments, "failed", "ultrafast");
     let err = render(&plan, &CancellationToken::new(), &|_| {})
         .await
         .expect_err("must fail");

@@ -69,23 +69,29 @@ pub fn clip(
         args.push(format!("sine=f=220:d={secs}"));
         args.extend(["-c:a", "aac", "-shortest"].map(String::from));
     }
-    args.extend(
-        [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ]
-        .map(String::from),
-    );
+    encode_footage(&args, &path);
+    path
+}
+
+/// How generated footage is encoded: fast, in the pixel format every player reads.
+const FOOTAGE_CODEC: [&str; 6] = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+];
+
+/// Runs ffmpeg on `args` (inputs, filters, maps) and encodes the picture as footage
+/// (libx264 ultrafast, yuv420p) into `out`.
+pub fn encode_footage<S: AsRef<OsStr>>(args: &[S], out: &Path) {
     ffmpeg(
         args.iter()
-            .map(String::as_str)
-            .chain([path.to_str().expect("utf-8 temp path")]),
+            .map(AsRef::as_ref)
+            .chain(FOOTAGE_CODEC.map(OsStr::new))
+            .chain([out.as_os_str()]),
     );
-    path
 }
 
 /// A detailed still picture (one testsrc2 frame) of `size`, as PNG.
@@ -161,6 +167,23 @@ pub fn plan(
     name: &str,
 ) -> RenderPlan {
     let total: f64 = segments.iter().map(|s| s.duration).sum();
+    plan_over(
+        narration(dir, (total * 1000.0).round() / 1000.0),
+        (width, height, fps),
+        segments,
+        dir.join(format!("{name}.mp4")),
+    )
+}
+
+/// A plan of `segments` at `width`×`height` and `fps` over `narration`, written to `out`:
+/// crop fill, 0.5 s transitions, libx264 ultrafast crf 30, no music, subtitles or loudness
+/// target.
+pub fn plan_over(
+    narration: PathBuf,
+    (width, height, fps): (u32, u32, u32),
+    segments: Vec<Segment>,
+    out: PathBuf,
+) -> RenderPlan {
     RenderPlan {
         width,
         height,
@@ -168,18 +191,23 @@ pub fn plan(
         segments,
         transition_secs: 0.5,
         fill: Fill::Crop,
-        narration: narration(dir, (total * 1000.0).round() / 1000.0),
+        narration,
         music: None,
         loudness_lufs: None,
         subtitles: None,
         soft_subtitles: None,
         subtitles_fonts_dir: None,
-        encoder: EncoderSettings {
-            codec: "libx264".into(),
-            preset: "ultrafast".into(),
-            crf: 30,
-        },
-        out: dir.join(format!("{name}.mp4")),
+        encoder: x264("ultrafast", 30),
+        out,
+    }
+}
+
+/// libx264 at `preset` and `crf`.
+pub fn x264(preset: &str, crf: u32) -> EncoderSettings {
+    EncoderSettings {
+        codec: "libx264".into(),
+        preset: preset.into(),
+        crf,
     }
 }
 
@@ -200,16 +228,31 @@ pub fn ffprobe(path: &Path) -> Value {
     serde_json::from_slice(&output.stdout).expect("ffprobe prints JSON")
 }
 
-/// Checks the rendered file of `plan`: exactly one h264 video of the frame size, one 48 kHz
-/// stereo aac audio and — with `soft_track` — one mov_text subtitle stream, nothing else; the
-/// file as long as the cuts (±0.2 s) and the video exactly as many frames (±1).
-pub fn check_output(plan: &RenderPlan, soft_track: bool) -> Value {
+/// The streams of `kind` (`video`, `audio`, `subtitle`) in ffprobe's `info`.
+pub fn streams_of<'a>(info: &'a Value, kind: &str) -> Vec<&'a Value> {
+    let streams = info["streams"].as_array().expect("streams");
+    streams.iter().filter(|s| s["codec_type"] == kind).collect()
+}
+
+/// The file's duration in ffprobe's `info`, seconds.
+pub fn format_duration(info: &Value) -> f64 {
+    info["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("duration")
+}
+
+/// Checks the streams of the rendered file of `plan`: exactly one h264 video of the frame
+/// size, one 48 kHz stereo aac audio and — with `soft_track` — one mov_text subtitle stream,
+/// nothing else. Returns ffprobe's `info`.
+pub fn check_streams(plan: &RenderPlan, soft_track: bool) -> Value {
     let info = ffprobe(&plan.out);
     let streams = info["streams"].as_array().expect("streams");
-    let of = |kind: &str| -> Vec<&Value> {
-        streams.iter().filter(|s| s["codec_type"] == kind).collect()
-    };
-    let (video, audio, subs) = (of("video"), of("audio"), of("subtitle"));
+    let (video, audio, subs) = (
+        streams_of(&info, "video"),
+        streams_of(&info, "audio"),
+        streams_of(&info, "subtitle"),
+    );
     assert_eq!(streams.len(), 2 + usize::from(soft_track), "{info}");
     assert_eq!(
         (video.len(), audio.len(), subs.len()),
@@ -225,16 +268,20 @@ pub fn check_output(plan: &RenderPlan, soft_track: bool) -> Value {
     if soft_track {
         assert_eq!(subs[0]["codec_name"], "mov_text");
     }
+    info
+}
+
+/// `check_streams`, and the file as long as the cuts (±0.2 s) and the video exactly as many
+/// frames (±1).
+pub fn check_output(plan: &RenderPlan, soft_track: bool) -> Value {
+    let info = check_streams(plan, soft_track);
     let total = plan.total_duration();
-    let duration: f64 = info["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .expect("duration");
+    let duration = format_duration(&info);
     assert!(
         (duration - total).abs() < 0.2,
         "duration {duration}, cuts {total}"
     );
-    let frames: f64 = video[0]["nb_read_packets"]
+    let frames: f64 = streams_of(&info, "video")[0]["nb_read_packets"]
         .as_str()
         .and_then(|n| n.parse().ok())
         .expect("frame count");
@@ -311,6 +358,7 @@ pub fn integrated_lufs(media: &Path) -> f64 {
         OsStr::new("-nostats"),
         OsStr::new("-i"),
         media.as_os_str(),
+        OsStr::new("-vn"),
         OsStr::new("-af"),
         OsStr::new("ebur128"),
         OsStr::new("-f"),

@@ -34,7 +34,8 @@ pub struct Segment {
     pub transition: Transition,
 }
 
-fn normal_speed() -> f64 {
+/// The speed of footage nobody asked to retime (serde default of stored timelines).
+pub fn normal_speed() -> f64 {
     1.0
 }
 

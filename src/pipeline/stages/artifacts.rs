@@ -61,15 +61,11 @@ pub struct TimelineSegment {
     pub sentence: usize,
     pub description: String,
     /// Playback speed of the footage.
-    #[serde(default = "normal_speed")]
+    #[serde(default = "crate::media::render::normal_speed")]
     pub speed: f64,
     /// How this cut replaces the previous one.
     #[serde(default)]
     pub transition: Transition,
-}
-
-fn normal_speed() -> f64 {
-    1.0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
