@@ -1,8 +1,10 @@
 //! `[footage]` (sources, stock vendors, candidates) and `[net]` (downloads, proxy) settings.
 
 use super::Secret;
+use crate::retry::RetryPolicy;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -91,6 +93,18 @@ pub struct NetConfig {
     pub max_clip_mb: u64,
     /// Tries per download or search, the first included, 1 to 10.
     pub max_attempts: u32,
+}
+
+impl NetConfig {
+    /// Retries of every network request (searches, downloads): `max_attempts` tries, backoff
+    /// from half a second doubling up to 30 s unless the server says when (`Retry-After`).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts,
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for NetConfig {

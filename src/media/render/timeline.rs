@@ -23,7 +23,22 @@ pub(super) struct Cut<'a> {
     pub transition: Transition,
 }
 
-impl Cut<'_> {
+impl<'a> Cut<'a> {
+    /// A cut of `segment`; its transition counts only when there is a lead-in to blend.
+    pub fn new(segment: &'a Segment, start: u64, frames: u64, lead: u64) -> Cut<'a> {
+        Cut {
+            segment,
+            start,
+            frames,
+            lead,
+            transition: if lead == 0 {
+                Transition::None
+            } else {
+                segment.transition
+            },
+        }
+    }
+
     /// Frames of this cut's stream: the transition lead-in and its own part.
     pub fn stream_frames(&self) -> u64 {
         self.frames + self.lead
@@ -81,17 +96,7 @@ pub(super) fn layout(plan: &RenderPlan) -> Vec<Cut<'_>> {
             }
             _ => 0,
         };
-        cuts.push(Cut {
-            segment,
-            start,
-            frames,
-            lead,
-            transition: if lead == 0 {
-                Transition::None
-            } else {
-                segment.transition
-            },
-        });
+        cuts.push(Cut::new(segment, start, frames, lead));
     }
     cuts
 }

@@ -153,17 +153,7 @@ mod tests {
     }
 
     fn cut(segment: &Segment, start: u64, frames: u64, lead: u64) -> Cut<'_> {
-        Cut {
-            segment,
-            start,
-            frames,
-            lead,
-            transition: if lead == 0 {
-                Transition::None
-            } else {
-                segment.transition
-            },
-        }
+        Cut::new(segment, start, frames, lead)
     }
 
     #[test]

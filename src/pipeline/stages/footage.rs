@@ -14,7 +14,6 @@ use crate::providers::footage::generated::GeneratedSource;
 use crate::providers::footage::local::LocalSource;
 use crate::providers::footage::{Clip, FootageRequest, FootageSource, MediaKind, StockSearch};
 use crate::providers::tts::Narration;
-use crate::retry::RetryPolicy;
 use crate::store::Cache;
 use async_trait::async_trait;
 use gather::{Gather, SentenceNeed, Totals};
@@ -140,7 +139,7 @@ impl StageWork for FootageStage {
                     let search = CachedSearch {
                         cache: &self.cache,
                         ttl: Duration::from_secs(self.config.footage.search_ttl_hours * 3600),
-                        retry: self.search_retry(),
+                        retry: self.config.net.retry_policy(),
                     };
                     let gather = Gather {
                         ctx,
@@ -224,14 +223,6 @@ impl FootageStage {
         match vendor {
             "pixabay" => self.config.footage.pixabay.per_page,
             _ => self.config.footage.pexels.per_page,
-        }
-    }
-
-    fn search_retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: self.config.net.max_attempts,
-            base: Duration::from_millis(500),
-            max: Duration::from_secs(30),
         }
     }
 }

@@ -234,16 +234,7 @@ fn stock_footage(
     if stock.is_empty() {
         return Ok((stock, None));
     }
-    let settings = DownloadSettings {
-        max_downloads: net.max_downloads as usize,
-        per_host: net.per_host as usize,
-        connect_timeout: Duration::from_secs(net.connect_timeout_secs),
-        stall_timeout: Duration::from_secs(net.stall_timeout_secs),
-        max_bytes: net.max_clip_mb * 1024 * 1024,
-        max_attempts: net.max_attempts,
-        proxy: Some(net.proxy.clone()).filter(|p| !p.is_empty()),
-        ..DownloadSettings::default()
-    };
+    let settings = DownloadSettings::from(net);
     let downloader = Downloader::new(
         store.root().join("clips"),
         settings,

@@ -17,7 +17,7 @@ pub use downloader::Downloader;
 /// The cache kind of stored clips (hits are reported under it).
 pub use stored::CACHE_KIND as CLIPS_CACHE_KIND;
 
-use crate::config::Secret;
+use crate::config::{NetConfig, Secret};
 use crate::providers::footage::MediaKind;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -48,20 +48,28 @@ pub struct DownloadSettings {
     pub validate_media: bool,
 }
 
-impl Default for DownloadSettings {
-    fn default() -> Self {
+impl From<&NetConfig> for DownloadSettings {
+    fn from(net: &NetConfig) -> Self {
+        let retry = net.retry_policy();
         DownloadSettings {
-            max_downloads: 8,
-            per_host: 6,
-            connect_timeout: Duration::from_secs(10),
-            stall_timeout: Duration::from_secs(20),
-            max_bytes: 300 * 1024 * 1024,
-            max_attempts: 5,
-            backoff_base: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            proxy: None,
+            max_downloads: net.max_downloads as usize,
+            per_host: net.per_host as usize,
+            connect_timeout: Duration::from_secs(net.connect_timeout_secs),
+            stall_timeout: Duration::from_secs(net.stall_timeout_secs),
+            max_bytes: net.max_clip_mb * 1024 * 1024,
+            max_attempts: retry.max_attempts,
+            backoff_base: retry.base,
+            backoff_max: retry.max,
+            proxy: Some(net.proxy.clone()).filter(|p| !p.is_empty()),
             validate_media: true,
         }
+    }
+}
+
+/// The `[net]` defaults.
+impl Default for DownloadSettings {
+    fn default() -> Self {
+        DownloadSettings::from(&NetConfig::default())
     }
 }
 
