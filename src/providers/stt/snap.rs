@@ -19,6 +19,9 @@ const QUIET_RATIO: f32 = 0.01;
 const MIN_PAUSE_FRAMES: usize = 10;
 /// A word is never stretched by more than this to reach a pause.
 const MAX_EXTEND: f64 = 0.5;
+/// A quiet run this long (200 ms) inside a word's span is a pause between words, never a
+/// closure inside one.
+const SPLIT_PAUSE_FRAMES: usize = 20;
 
 /// Which 10 ms frames of a recording are speech (true) or part of a pause (false).
 pub struct SpeechMask {
@@ -93,6 +96,7 @@ fn time(frame: usize) -> f64 {
 /// stops short of (or starts after) a pause's edge, with no other word in between, reaches
 /// it.
 pub fn snap_words(words: &mut [Word], mask: &SpeechMask) {
+    split_spanned_pauses(words, mask);
     for w in words.iter_mut() {
         // A start in a pause moves to the end of the pause.
         if let Some(k) = mask.frame(w.start).filter(|&k| mask.is_pause(k)) {
@@ -138,6 +142,48 @@ pub fn snap_words(words: &mut [Word], mask: &SpeechMask) {
             let edge = time(run_start);
             if run_start > 0 && edge >= prev_end && w.start - edge <= MAX_EXTEND {
                 w.start = edge;
+            }
+        }
+    }
+}
+
+/// The first long pause lying wholly inside `start..end`, as (first, end) frame indices.
+fn pause_inside(mask: &SpeechMask, start: f64, end: f64) -> Option<(usize, usize)> {
+    let first = mask.frame(start)?;
+    let mut k = mask.run_end(first);
+    while k < mask.speech.len() && time(k) < end {
+        let run_end = mask.run_end(k);
+        if mask.is_pause(k) && run_end - k >= SPLIT_PAUSE_FRAMES && time(run_end) < end {
+            return Some((k, run_end));
+        }
+        k = run_end;
+    }
+    None
+}
+
+/// A word whose span covers a whole pause (Whisper measured giving the first word of a
+/// sentence the previous word's tail and the pause after it) keeps only the side of the
+/// pause where most of it lies; a neighbour that touched the side it gives up takes that
+/// speech back.
+fn split_spanned_pauses(words: &mut [Word], mask: &SpeechMask) {
+    const TOUCHING: f64 = FRAME_SECONDS * 1.5;
+    for i in 0..words.len() {
+        let (start, end) = (words[i].start, words[i].end);
+        let Some((pause, speech)) = pause_inside(mask, start, end) else {
+            continue;
+        };
+        let (pause_at, speech_at) = (time(pause), time(speech));
+        if end - speech_at >= pause_at - start {
+            words[i].start = speech_at;
+            if i > 0 && (words[i - 1].end - start).abs() <= TOUCHING {
+                words[i - 1].end = pause_at;
+            }
+        } else {
+            words[i].end = pause_at;
+            if let Some(next) = words.get_mut(i + 1)
+                && (next.start - end).abs() <= TOUCHING
+            {
+                next.start = speech_at;
             }
         }
     }
@@ -207,6 +253,20 @@ mod tests {
         let mut words = vec![word(0.1, 0.4), word(2.2, 2.5)];
         snap_words(&mut words, &mask);
         assert_eq!(spans(&words), vec![(0.1, 0.4), (2.0, 3.0)]);
+    }
+
+    #[test]
+    fn a_word_spanning_a_pause_keeps_the_side_where_most_of_it_lies() {
+        let mask = two_phrases();
+        // As measured on Whisper in CI: the first word after the pause started 0.13 s
+        // before it, at the end of the previous word.
+        let mut words = vec![word(0.2, 0.87), word(0.87, 2.5), word(2.5, 3.0)];
+        snap_words(&mut words, &mask);
+        assert_eq!(spans(&words), vec![(0.2, 1.0), (2.0, 2.5), (2.5, 3.0)]);
+        // The mirror case: the last word before the pause runs into the next phrase.
+        let mut words = vec![word(0.2, 0.6), word(0.6, 2.1), word(2.1, 3.0)];
+        snap_words(&mut words, &mask);
+        assert_eq!(spans(&words), vec![(0.2, 0.6), (0.6, 1.0), (2.0, 3.0)]);
     }
 
     #[test]
