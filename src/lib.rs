@@ -13,3 +13,4 @@ pub mod pipeline;
 pub mod providers;
 pub mod retry;
 pub mod store;
+pub mod tui;

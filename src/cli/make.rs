@@ -50,6 +50,7 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
         footage_dirs: args.footage_dirs.iter().map(|d| absolute(d)).collect(),
         out: args.out.as_deref().map(absolute),
         stop_at: args.stop_at,
+        options: crate::store::TaskOptions::default(),
     };
     let local = !spec.footage_dirs.is_empty() || !config.footage.local_dirs.is_empty();
     session::preflight(&config, &spec.planned_stages(), local)?;

@@ -6,7 +6,10 @@ pub mod cache;
 pub mod tasks;
 
 pub use cache::{Cache, CacheKey, CacheStats};
-pub use tasks::{StageRecord, StageStatus, TaskRecord, TaskSpec, TaskState, TaskStore};
+pub use tasks::{
+    SUBTITLE_STYLES, StageRecord, StageStatus, TaskOptions, TaskRecord, TaskSpec, TaskState,
+    TaskStore,
+};
 
 use std::path::{Path, PathBuf};
 

@@ -29,7 +29,40 @@ pub struct TaskSpec {
     /// Stop after this stage (it and everything it needs run; the rest is skipped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_at: Option<Stage>,
+    /// Per-task choices that override the config for this task only.
+    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
+    pub options: TaskOptions,
 }
+
+/// Settings a user picks per task (dashboard form, `make` flags); `None` keeps the config's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskOptions {
+    /// `voice.provider` for this task: "piper" or "espeak".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    /// `footage.sources` for this task, in order (e.g. ["local", "generated"]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
+    /// "none", or a music file, or a folder to pick a track from at random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub music: Option<String>,
+    /// A subtitle style preset (see `SUBTITLE_STYLES`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtitle_style: Option<String>,
+    /// Videos made from the same materials, 1–5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_count: Option<u8>,
+}
+
+impl TaskOptions {
+    pub fn is_empty(&self) -> bool {
+        *self == TaskOptions::default()
+    }
+}
+
+/// Subtitle style presets a task can name: each sets font size, colours, outline,
+/// background and position over the config's `[subtitles]`.
+pub const SUBTITLE_STYLES: &[&str] = &["classic", "boxed", "karaoke", "top", "minimal"];
 
 impl TaskSpec {
     /// The stages this task runs, in topological order.

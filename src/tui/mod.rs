@@ -1,0 +1,11 @@
+//! The dashboard: a second view of the pipeline's event stream. `state` holds what is
+//! shown, `reduce` is the one place it changes (pipeline events, keys, ticks, samples),
+//! `view` draws it as a pure function, and `app` wires the terminal, the pipeline handle
+//! and the samplers to them. Nothing here decides how a stage runs.
+
+pub mod analysis;
+pub mod form;
+pub mod reduce;
+pub mod state;
+pub mod theme;
+pub mod view;

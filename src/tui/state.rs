@@ -1,0 +1,442 @@
+//! Everything the dashboard shows, as plain data. `reduce.rs` is the one place it changes;
+//! `view/` draws it as a pure function. No terminal or pipeline handle lives here, so a
+//! scripted sequence of messages can be replayed in tests.
+
+use super::form::TaskForm;
+use super::theme::Theme;
+use crate::pipeline::Stage;
+use crate::pipeline::events::{DownloadState, LogLevel, TaskId};
+use crate::store::StageStatus;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Samples kept for each sparkline (one per second).
+pub const SPARK_LEN: usize = 120;
+/// Log lines kept per task and for the whole process.
+pub const LOG_LEN: usize = 500;
+
+/// A bounded history of samples for a sparkline, oldest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ring {
+    pub samples: VecDeque<u64>,
+}
+
+impl Ring {
+    pub fn push(&mut self, value: u64) {
+        if self.samples.len() == SPARK_LEN {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(value);
+    }
+
+    pub fn last(&self) -> Option<u64> {
+        self.samples.back().copied()
+    }
+
+    /// The most recent `n` samples, oldest first (what fits a sparkline `n` cells wide).
+    pub fn tail(&self, n: usize) -> Vec<u64> {
+        let skip = self.samples.len().saturating_sub(n);
+        self.samples.iter().skip(skip).copied().collect()
+    }
+}
+
+/// Where a task stands, as the dashboard names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Submitted, no stage started yet.
+    Queued,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+    /// Left running by a process that is gone; `R` resumes it.
+    Interrupted,
+}
+
+impl TaskStatus {
+    pub fn is_active(self) -> bool {
+        matches!(self, TaskStatus::Queued | TaskStatus::Running)
+    }
+
+    /// The word shown beside the symbol (status is never colour alone).
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "…",
+            TaskStatus::Running => "▶",
+            TaskStatus::Done => "✔",
+            TaskStatus::Failed => "✖",
+            TaskStatus::Cancelled => "■",
+            TaskStatus::Interrupted => "⏸",
+        }
+    }
+}
+
+/// Symbol and word for a stage status.
+pub fn stage_symbol(status: StageStatus) -> &'static str {
+    match status {
+        StageStatus::Pending => "·",
+        StageStatus::Queued => "…",
+        StageStatus::Running => "▶",
+        StageStatus::Done => "✔",
+        StageStatus::Failed => "✖",
+        StageStatus::Cancelled => "■",
+        StageStatus::Skipped => "-",
+    }
+}
+
+pub fn stage_word(status: StageStatus) -> &'static str {
+    match status {
+        StageStatus::Pending => "pending",
+        StageStatus::Queued => "queued",
+        StageStatus::Running => "running",
+        StageStatus::Done => "done",
+        StageStatus::Failed => "failed",
+        StageStatus::Cancelled => "cancelled",
+        StageStatus::Skipped => "skipped",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageView {
+    pub status: StageStatus,
+    /// The attempt running now or last made (1-based; 0 = never started).
+    pub attempt: u32,
+    /// Start of the current run (first attempt of it), ms since the epoch.
+    pub started_ms: Option<u64>,
+    pub finished_ms: Option<u64>,
+    pub fraction: Option<f32>,
+    /// The last progress message, or the summary once done.
+    pub message: String,
+    pub error: Option<String>,
+    /// A failed attempt that will be retried: when the next one starts (ms since epoch).
+    pub retry_at_ms: Option<u64>,
+}
+
+impl Default for StageView {
+    fn default() -> Self {
+        StageView {
+            status: StageStatus::Pending,
+            attempt: 0,
+            started_ms: None,
+            finished_ms: None,
+            fraction: None,
+            message: String::new(),
+            error: None,
+            retry_at_ms: None,
+        }
+    }
+}
+
+impl StageView {
+    /// Wall time so far (running) or in all (finished), at `now_ms`.
+    pub fn elapsed_ms(&self, now_ms: u64) -> Option<u64> {
+        let start = self.started_ms?;
+        Some(self.finished_ms.unwrap_or(now_ms).saturating_sub(start))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DownloadView {
+    pub clip: String,
+    pub source: String,
+    pub state: DownloadState,
+    pub done_bytes: u64,
+    pub total_bytes: Option<u64>,
+    pub bytes_per_sec: u64,
+    pub detail: Option<String>,
+    /// When the next try starts (ms since epoch), while retrying.
+    pub retry_at_ms: Option<u64>,
+}
+
+impl DownloadView {
+    pub fn fraction(&self) -> Option<f64> {
+        let total = self.total_bytes.filter(|&t| t > 0)?;
+        Some((self.done_bytes as f64 / total as f64).clamp(0.0, 1.0))
+    }
+
+    pub fn is_transferring(&self) -> bool {
+        matches!(
+            self.state,
+            DownloadState::Downloading | DownloadState::Retrying
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCount {
+    pub hits: u64,
+    pub misses: u64,
+    pub saved_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub at_ms: u64,
+    pub level: LogLevel,
+    pub stage: Option<Stage>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskView {
+    pub id: TaskId,
+    pub subject: String,
+    pub status: TaskStatus,
+    pub created_ms: u64,
+    pub finished_ms: Option<u64>,
+    pub output: Option<String>,
+    /// Why the task stopped.
+    pub error: Option<String>,
+    pub stages: BTreeMap<Stage, StageView>,
+    /// In the order clips first appeared.
+    pub downloads: Vec<DownloadView>,
+    /// Aggregate download throughput, bytes/s, one sample per tick.
+    pub throughput: Ring,
+    pub cache: BTreeMap<String, CacheCount>,
+    /// Local models the task used and their load time (0 when already loaded).
+    pub models: Vec<(String, u64)>,
+    pub logs: VecDeque<LogLine>,
+}
+
+impl TaskView {
+    pub fn new(id: TaskId, subject: String, created_ms: u64) -> Self {
+        TaskView {
+            id,
+            subject,
+            status: TaskStatus::Queued,
+            created_ms,
+            finished_ms: None,
+            output: None,
+            error: None,
+            stages: Stage::ALL
+                .into_iter()
+                .map(|s| (s, StageView::default()))
+                .collect(),
+            downloads: Vec::new(),
+            throughput: Ring::default(),
+            cache: BTreeMap::new(),
+            models: Vec::new(),
+            logs: VecDeque::new(),
+        }
+    }
+
+    pub fn stage(&self, stage: Stage) -> &StageView {
+        self.stages
+            .get(&stage)
+            .expect("a task view holds all seven stages")
+    }
+
+    pub fn stage_mut(&mut self, stage: Stage) -> &mut StageView {
+        self.stages
+            .get_mut(&stage)
+            .expect("a task view holds all seven stages")
+    }
+
+    /// Share of planned stages done, 0–1 (running stages count by their fraction).
+    pub fn progress(&self) -> f64 {
+        let planned: Vec<&StageView> = self
+            .stages
+            .values()
+            .filter(|s| s.status != StageStatus::Skipped)
+            .collect();
+        if planned.is_empty() {
+            return 1.0;
+        }
+        let sum: f64 = planned
+            .iter()
+            .map(|s| match s.status {
+                StageStatus::Done => 1.0,
+                StageStatus::Running => f64::from(s.fraction.unwrap_or(0.0)),
+                _ => 0.0,
+            })
+            .sum();
+        sum / planned.len() as f64
+    }
+
+    /// From the first stage start (or creation) to the end (or `now_ms`).
+    pub fn elapsed_ms(&self, now_ms: u64) -> u64 {
+        let start = self
+            .stages
+            .values()
+            .filter_map(|s| s.started_ms)
+            .min()
+            .unwrap_or(self.created_ms);
+        let end = if self.status.is_active() {
+            now_ms
+        } else {
+            self.finished_ms
+                .or_else(|| self.stages.values().filter_map(|s| s.finished_ms).max())
+                .unwrap_or(now_ms)
+        };
+        end.saturating_sub(start)
+    }
+
+    pub fn push_log(&mut self, line: LogLine) {
+        if self.logs.len() == LOG_LEN {
+            self.logs.pop_front();
+        }
+        self.logs.push_back(line);
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GpuSample {
+    pub name: String,
+    pub utilization_percent: u32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub encoder_percent: u32,
+}
+
+/// One reading of the process and the GPU, taken by the system sampler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemSample {
+    /// Of one core: 200 means two cores busy.
+    pub cpu_percent: f32,
+    pub rss_bytes: u64,
+    pub cores: usize,
+    /// `Err` says why there is none ("no GPU", "NVML not found").
+    pub gpu: Result<GpuSample, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SystemView {
+    pub latest: Option<SystemSample>,
+    /// CPU percent ×10 (sparklines take integers).
+    pub cpu: Ring,
+    pub rss: Ring,
+    pub gpu_util: Ring,
+    pub gpu_mem: Ring,
+}
+
+/// The pane that has the keyboard focus (`tab` moves it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Tasks,
+    Pipeline,
+    Downloads,
+    Logs,
+}
+
+impl Pane {
+    pub const ORDER: [Pane; 4] = [Pane::Tasks, Pane::Pipeline, Pane::Downloads, Pane::Logs];
+}
+
+/// What asks a yes/no question.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Confirm {
+    /// Quit while tasks run (they stay resumable).
+    Quit {
+        running: usize,
+    },
+    DeleteTask(TaskId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Form(Box<TaskForm>),
+    Confirm(Confirm),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// The one-line message at the bottom (an output path, "no audio device", a refused command).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub level: NoticeLevel,
+    pub text: String,
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UiState {
+    /// Oldest first (task ids sort by creation time).
+    pub tasks: Vec<TaskView>,
+    /// Index into `tasks`.
+    pub selected: usize,
+    /// The stage the pipeline pane points at (`c`/`r` act on it).
+    pub selected_stage: Stage,
+    pub focus: Pane,
+    pub overlay: Overlay,
+    pub notice: Option<Notice>,
+    pub system: SystemView,
+    /// Lines of the process that belong to no task (start-up, providers).
+    pub logs: VecDeque<LogLine>,
+    /// Scroll offsets (lines from the newest) of the downloads and logs panes.
+    pub downloads_scroll: usize,
+    pub logs_scroll: usize,
+    /// The task whose narration is playing.
+    pub playing: Option<TaskId>,
+    pub theme: Theme,
+    pub now_ms: u64,
+    /// Set when something visible changed since the last frame.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl UiState {
+    pub fn new(theme: Theme, now_ms: u64) -> Self {
+        UiState {
+            tasks: Vec::new(),
+            selected: 0,
+            selected_stage: Stage::Script,
+            focus: Pane::Tasks,
+            overlay: Overlay::None,
+            notice: None,
+            system: SystemView::default(),
+            logs: VecDeque::new(),
+            downloads_scroll: 0,
+            logs_scroll: 0,
+            playing: None,
+            theme,
+            now_ms,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    pub fn selected_task(&self) -> Option<&TaskView> {
+        self.tasks.get(self.selected)
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskView> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    pub fn task_mut(&mut self, id: &str) -> Option<&mut TaskView> {
+        self.tasks.iter_mut().find(|t| t.id == id)
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.tasks.iter().filter(|t| t.status.is_active()).count()
+    }
+
+    /// Hits, misses and time saved per cache kind over every task shown.
+    pub fn cache_totals(&self) -> BTreeMap<String, CacheCount> {
+        let mut totals: BTreeMap<String, CacheCount> = BTreeMap::new();
+        for count in self.tasks.iter().flat_map(|t| t.cache.iter()) {
+            let entry = totals.entry(count.0.clone()).or_default();
+            entry.hits += count.1.hits;
+            entry.misses += count.1.misses;
+            entry.saved_ms += count.1.saved_ms;
+        }
+        totals
+    }
+}
