@@ -9,6 +9,8 @@ mod cli_support;
 mod files;
 #[path = "support/stock.rs"]
 mod stock;
+#[path = "support/stock_cdn.rs"]
+mod stock_cdn;
 
 use cli_support::{ffprobe, only_task_dir, reelforge, text};
 use std::path::Path;
@@ -213,44 +215,11 @@ fn without_a_key_or_a_library_the_generated_source_is_used_and_the_log_says_why(
     assert!(footage.contains("\"generated\""), "{footage}");
 }
 
-/// Eight landscape clips whose files live on a second server (the "CDN"), with `options`.
-fn start_vendor_and_cdn(
-    runtime: &tokio::runtime::Runtime,
-    options: files::ServerOptions,
-) -> (StockServer, files::FileServer, Vec<String>, Vec<u8>) {
-    let fixtures = files::Fixtures::make();
-    let cdn = runtime.block_on(files::FileServer::start_with(options));
-    let items: Vec<StockItem> = (0..8)
-        .map(|i| {
-            let slug = format!("forest-clip-number-{i}");
-            StockItem::video(4_000_000 + i, &slug, &["forest"], 3, LANDSCAPE)
-        })
-        .collect();
-    let mut names = Vec::new();
-    for item in &items {
-        for size in &item.sizes {
-            let name = video_path(item.id, *size)
-                .trim_start_matches('/')
-                .to_string();
-            cdn.add(&name, fixtures.plain.clone());
-            names.push(name);
-        }
-    }
-    let catalogue = Catalogue {
-        items,
-        match_any_term: true,
-        files_base: format!("http://{}/files", cdn.addr),
-        ..Catalogue::sample()
-    };
-    let server = runtime.block_on(StockServer::start(catalogue));
-    (server, cdn, names, fixtures.plain)
-}
-
 #[test]
 fn rate_limits_server_errors_and_bad_files_are_retried_or_replaced() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (server, cdn, names, clip_bytes) =
-        start_vendor_and_cdn(&runtime, files::ServerOptions::default());
+        stock_cdn::start_vendor_and_cdn(&runtime, files::ServerOptions::default());
     server.push_fault(Vendor::Pexels, stock::Fault::RateLimited(Some("1".into())));
     server.push_fault(Vendor::Pexels, stock::Fault::ServerError);
     // The 1920x1080 rendition is the one chosen for a 16:9 frame.
@@ -311,7 +280,7 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
         throttle_bytes_per_sec: Some(40_000),
         ..files::ServerOptions::default()
     };
-    let (server, _cdn, _, _) = start_vendor_and_cdn(&runtime, slow);
+    let (server, _cdn, _, _) = stock_cdn::start_vendor_and_cdn(&runtime, slow);
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = forest(
         tmp.path(),

@@ -3,8 +3,9 @@
 
 use super::progress::ProgressPrinter;
 use super::{Cli, MakeArgs, session};
+use crate::config::{TaskOption, apply_options};
 use crate::pipeline::{Event, EventKind, PipelineHandle};
-use crate::store::TaskSpec;
+use crate::store::{TaskOptions, TaskSpec};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::process::ExitCode;
@@ -50,14 +51,47 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
         footage_dirs: args.footage_dirs.iter().map(|d| absolute(d)).collect(),
         out: args.out.as_deref().map(absolute),
         stop_at: args.stop_at,
-        options: crate::store::TaskOptions::default(),
+        options: task_options(&args),
     };
-    let local = !spec.footage_dirs.is_empty() || !config.footage.local_dirs.is_empty();
-    session::preflight(&config, &spec.planned_stages(), local)?;
+    // The task's own settings, checked now so a bad flag fails before a task exists; the
+    // stages apply the same options to the same config.
+    let effective = apply_options(&config, &spec.options, |option| flag(option).to_string())
+        .map_err(anyhow::Error::msg)?;
+    let local = !spec.footage_dirs.is_empty() || !effective.footage.local_dirs.is_empty();
+    session::preflight(&effective, &spec.planned_stages(), local)?;
     let session = session::start(cli, config, args.preload).await?;
     let mut events = session.pipeline.subscribe().await?;
     let task = session.pipeline.submit(spec).await?;
     follow(&session.pipeline, &mut events, &task, args.json).await
+}
+
+/// The per-task flags as task options; paths made absolute, as the task may be resumed from
+/// another folder.
+fn task_options(args: &MakeArgs) -> TaskOptions {
+    TaskOptions {
+        voice: args.voice.clone(),
+        sources: args
+            .sources
+            .as_ref()
+            .map(|s| s.iter().map(|name| name.trim().to_string()).collect()),
+        music: args.music.as_deref().map(|music| match music.trim() {
+            "none" => "none".to_string(),
+            path => absolute(std::path::Path::new(path)).display().to_string(),
+        }),
+        subtitle_style: args.subtitle_style.clone(),
+        video_count: args.video_count,
+    }
+}
+
+/// The `make` flag that sets a task option.
+fn flag(option: TaskOption) -> &'static str {
+    match option {
+        TaskOption::Voice => "--voice",
+        TaskOption::Sources => "--sources",
+        TaskOption::Music => "--music",
+        TaskOption::SubtitleStyle => "--subtitle-style",
+        TaskOption::VideoCount => "--videos",
+    }
 }
 
 const NARRATION_FORMATS: &[&str] = &["mp3", "wav", "m4a", "aac", "flac", "ogg", "opus"];

@@ -1,6 +1,7 @@
 //! Command-line interface: `make`, `tasks`, `cache`, `doctor`. The top of the program, where
 //! errors become messages and exit codes.
 
+mod dashboard;
 pub mod doctor;
 mod make;
 pub mod progress;
@@ -28,10 +29,18 @@ pub struct Cli {
     /// Also print logs to stderr.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Dashboard colours: dark, light, high-contrast, or a theme .toml file (default: [ui] theme).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Load the local models when the dashboard opens instead of on first use.
+    #[arg(long)]
+    pub preload: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+// Parsed once per run: the size of `MakeArgs` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Make a video from a subject, headless.
@@ -69,6 +78,22 @@ pub struct MakeArgs {
     /// Stop after this stage: script, terms, voice, subtitles, footage, select, render.
     #[arg(long, value_parser = parse_stage)]
     pub stop_at: Option<Stage>,
+    /// Voice for this task: piper or espeak (default: [voice] provider).
+    #[arg(long)]
+    pub voice: Option<String>,
+    /// Footage sources for this task, in order, comma-separated: local, pexels, pixabay,
+    /// generated (default: [footage] sources).
+    #[arg(long, value_delimiter = ',')]
+    pub sources: Option<Vec<String>>,
+    /// Background music: none, an audio file, or a folder (a track picked per video).
+    #[arg(long)]
+    pub music: Option<String>,
+    /// Subtitle look: classic, boxed, karaoke, top or minimal.
+    #[arg(long)]
+    pub subtitle_style: Option<String>,
+    /// Videos made from the same materials, each its own order of clips, 1 to 5.
+    #[arg(long = "videos", value_name = "N")]
+    pub video_count: Option<u8>,
     /// One JSON event per line instead of progress lines.
     #[arg(long)]
     pub json: bool,
@@ -154,12 +179,7 @@ pub fn main() -> ExitCode {
 
 async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command.take() else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        println!(
-            "\nThe live dashboard is not part of this build yet; use `reelforge make \"subject\"`."
-        );
-        return Ok(ExitCode::SUCCESS);
+        return dashboard::run(&cli, cli.theme.as_deref(), cli.preload).await;
     };
     match command {
         Command::Make(args) => make::run(&cli, args).await,

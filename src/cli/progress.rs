@@ -62,6 +62,8 @@ impl ProgressPrinter {
                 "{label} cache hit ({kind}), saved {}",
                 secs(*saved_ms)
             )),
+            // Misses are the normal first run: counted by the dashboard, not worth a line.
+            EventKind::CacheMiss { .. } => None,
             EventKind::Download {
                 clip,
                 state,
@@ -144,6 +146,21 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[1].contains("12%"));
+    }
+
+    #[test]
+    fn cache_misses_print_nothing_and_hits_a_line() {
+        let mut printer = ProgressPrinter::default();
+        let miss = EventKind::CacheMiss {
+            kind: "voice".into(),
+        };
+        assert_eq!(printer.line(&event(Some(Stage::Voice), 0, miss)), None);
+        let hit = EventKind::CacheHit {
+            kind: "voice".into(),
+            saved_ms: 2500,
+        };
+        let line = printer.line(&event(Some(Stage::Voice), 0, hit)).unwrap();
+        assert!(line.contains("cache hit (voice), saved 2.5 s"), "{line}");
     }
 
     #[test]

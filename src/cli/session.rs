@@ -93,8 +93,17 @@ pub struct Session {
 /// Opens the store and starts the pipeline with the providers the config names; with
 /// `preload`, every local model is loaded before the first task.
 pub async fn start(cli: &Cli, config: Config, preload: bool) -> anyhow::Result<Session> {
+    let log_guard = init_logging(&data_dir(&config), cli.verbose);
+    start_logged(config, preload, log_guard).await
+}
+
+/// `start` for a caller that has set up logging itself (the dashboard logs to its ring).
+pub async fn start_logged(
+    config: Config,
+    preload: bool,
+    log_guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+) -> anyhow::Result<Session> {
     let data = data_dir(&config);
-    let log_guard = init_logging(&data, cli.verbose);
     let store = Store::open(&data)
         .with_context(|| format!("cannot open the data folder {}", data.display()))?;
     let providers = Providers::from_config(&config, &store)?;

@@ -7,6 +7,7 @@ mod env;
 mod error;
 mod footage;
 pub mod load;
+mod options;
 mod schema;
 pub mod secret;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod video;
 
 pub use footage::{FootageConfig, NetConfig, StockConfig};
 pub use load::{ConfigError, load};
+pub use options::{TaskOption, apply_options, config_for, subtitle_style};
 pub use secret::Secret;
 pub use video::{MusicConfig, SubtitleConfig, VideoConfig};
 
@@ -39,6 +41,7 @@ pub struct Config {
     pub stt: SttConfig,
     pub net: NetConfig,
     pub music: MusicConfig,
+    pub ui: UiConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -235,6 +238,22 @@ impl Default for SttConfig {
             provider: "whisper".into(),
             language: "auto".into(),
             word_timings: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Dashboard colours: "dark", "light", "high-contrast" or the path of a theme .toml file.
+    /// Checked by the dashboard, which knows the built-in names and reads the file.
+    pub theme: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            theme: "dark".into(),
         }
     }
 }

@@ -305,3 +305,20 @@ fn closest_and_env_names() {
     assert_eq!(closest("zzzzzzzz", &c), None);
     assert_eq!(edit_distance("kitten", "sitting"), 3);
 }
+
+#[test]
+fn ui_theme_from_file_and_environment() {
+    assert_eq!(Config::default().ui.theme, "dark");
+    let (_dir, opts) = setup(Some("[ui]\ntheme = \"light\"\n"), &[]);
+    assert_eq!(load(&opts).unwrap().ui.theme, "light");
+    let env = [("REELFORGE_UI_THEME", "/home/me/solarized.toml")];
+    let (_dir, opts) = setup(Some("[ui]\ntheme = \"light\"\n"), &env);
+    assert_eq!(load(&opts).unwrap().ui.theme, "/home/me/solarized.toml");
+    let msg = load_err(Some("[ui]\ntheme = \"\"\n"), &[]);
+    assert!(
+        msg.contains("`ui.theme`") && msg.contains("high-contrast"),
+        "{msg}"
+    );
+    let msg = load_err(Some("[ui]\ncolours = \"dark\"\n"), &[]);
+    assert!(msg.contains("ui.colours") && msg.contains("theme"), "{msg}");
+}

@@ -152,6 +152,15 @@ pub(super) fn validate_with(
 
     media::validate_video(&r, cfg)?;
 
+    // Only emptiness is checked here: the dashboard knows the built-in names and reads files.
+    if cfg.ui.theme.trim().is_empty() {
+        return Err(r.invalid(
+            "ui.theme",
+            show_str("ui.theme", &cfg.ui.theme),
+            "\"dark\", \"light\", \"high-contrast\" or the path of a theme .toml file",
+        ));
+    }
+
     let pipe = &cfg.pipeline;
     r.int("pipeline.max_attempts", pipe.max_attempts.into(), 1, 10)?;
     if pipe.backoff_base_ms < 1 || pipe.backoff_base_ms > pipe.backoff_max_ms {
@@ -240,6 +249,7 @@ mod tests {
             ("pipeline.limits", |c| {
                 c.pipeline.limits.insert("upload".into(), 1);
             }),
+            ("ui.theme", |c| c.ui.theme = " ".into()),
         ];
         for (key, break_it) in cases {
             let mut cfg = Config::default();

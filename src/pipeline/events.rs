@@ -39,6 +39,11 @@ pub enum EventKind {
         kind: String,
         saved_ms: u64,
     },
+    /// A cache lookup found nothing, so the work is done (and cached); with `CacheHit`, the
+    /// hit rate per kind.
+    CacheMiss {
+        kind: String,
+    },
     /// A stage is using a local model: `load_ms` is the load time the first time, 0 after.
     ModelReady {
         model: String,

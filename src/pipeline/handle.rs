@@ -29,7 +29,7 @@ pub enum PipelineError {
 
 pub(crate) enum Command {
     Submit {
-        spec: TaskSpec,
+        spec: Box<TaskSpec>,
         reply: oneshot::Sender<Result<TaskId, PipelineError>>,
     },
     Resume {
@@ -133,7 +133,11 @@ impl PipelineHandle {
     }
 
     pub async fn submit(&self, spec: TaskSpec) -> Result<TaskId, PipelineError> {
-        self.ask(|reply| Command::Submit { spec, reply }).await?
+        self.ask(|reply| Command::Submit {
+            spec: Box::new(spec),
+            reply,
+        })
+        .await?
     }
 
     /// Continues an interrupted, failed or cancelled task from its last finished stages.

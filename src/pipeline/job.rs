@@ -105,6 +105,13 @@ impl JobCtx {
         });
     }
 
+    /// A cache lookup that found nothing: the work is done now (and cached for next time).
+    pub fn cache_miss(&self, kind: &str) {
+        self.emit(EventKind::CacheMiss {
+            kind: kind.to_string(),
+        });
+    }
+
     /// Fails with `cancelled` if the run was cancelled; call between units of work.
     pub fn check_cancelled(&self) -> Result<(), StageError> {
         if self.cancel.is_cancelled() {

@@ -4,8 +4,13 @@
 //! and the samplers to them. Nothing here decides how a stage runs.
 
 pub mod analysis;
+pub mod app;
+pub mod audio;
 pub mod form;
+pub mod keys;
+pub mod logring;
 pub mod reduce;
 pub mod state;
+pub mod system;
 pub mod theme;
 pub mod view;

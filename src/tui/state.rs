@@ -389,6 +389,10 @@ pub struct UiState {
     /// Set when something visible changed since the last frame.
     pub dirty: bool,
     pub quit: bool,
+    /// Select the next task that appears (the user just submitted it).
+    pub follow_new: bool,
+    /// The aspect the new-task form starts with (the config's).
+    pub default_aspect: String,
 }
 
 impl UiState {
@@ -409,6 +413,8 @@ impl UiState {
             now_ms,
             dirty: true,
             quit: false,
+            follow_new: false,
+            default_aspect: "9:16".into(),
         }
     }
 

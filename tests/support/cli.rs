@@ -9,6 +9,12 @@ use std::process::{Command, Output};
 pub fn reelforge(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reelforge"));
     cmd.arg("--data-dir").arg(data);
+    isolate(&mut cmd, data);
+    cmd
+}
+
+/// The environment `reelforge` runs in for tests, for any command that starts it.
+pub fn isolate(cmd: &mut Command, data: &Path) {
     // Keep the tests independent of the developer's own config and keys.
     cmd.env("XDG_CONFIG_HOME", data.join("no-config"));
     cmd.env_remove("OPENAI_API_KEY")
@@ -23,7 +29,6 @@ pub fn reelforge(data: &Path) -> Command {
     cmd.env("REELFORGE_LLM_PROVIDER", "none")
         .env("REELFORGE_VOICE_PROVIDER", "espeak")
         .env("REELFORGE_STT_PROVIDER", "none");
-    cmd
 }
 
 pub fn text(output: &Output) -> String {

@@ -1,5 +1,5 @@
-//! Stage `footage`: candidate clips for every sentence, from the configured sources in order
-//! (`[footage] sources`). Library sources (local folders) offer every clip to every sentence;
+//! Stage `footage`: candidate clips for every sentence, from the task's sources in order
+//! (its `sources` option, else `[footage] sources`). Library sources (local folders) offer every clip to every sentence;
 //! stock vendors are searched per sentence with that sentence's terms, so footage follows the
 //! script; sentences nothing could fill get generated backgrounds, and the log says why.
 
@@ -7,6 +7,7 @@ mod gather;
 mod search;
 
 use super::artifacts::{self, FootageDoc, ScriptDoc, TermsDoc};
+use super::task_config;
 use crate::config::{Config, frame_size};
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use crate::providers::download::Downloader;
@@ -33,13 +34,15 @@ pub struct FootageStage {
     pub stock: Vec<Arc<dyn StockSearch>>,
     /// Shared by every task; `None` when no stock vendor is usable.
     pub downloader: Option<Downloader>,
-    /// Why configured sources are not used (no key), told when it matters.
-    pub notes: Vec<String>,
+    /// Stock vendors that cannot be used, by name, with why (no key): told to a task whose
+    /// sources name them when it matters.
+    pub unusable: BTreeMap<String, String>,
 }
 
 #[async_trait]
 impl StageWork for FootageStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
+        let config = task_config(&self.config, ctx)?;
         let script: ScriptDoc = artifacts::load(ctx, artifacts::SCRIPT)?;
         let terms: TermsDoc = artifacts::load(ctx, artifacts::TERMS)?;
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
@@ -53,16 +56,20 @@ impl StageWork for FootageStage {
             sentence_secs: sentence_lengths(ctx, &script),
             width,
             height,
-            fps: self.config.video.fps,
+            fps: config.video.fps,
         };
         let sentences = request.sentence_terms.len().max(1);
-        let wanted = self.config.footage.candidates_per_sentence as usize;
+        let wanted = config.footage.candidates_per_sentence as usize;
+        let order = source_order(&config, ctx);
         let mut library: Vec<Clip> = Vec::new();
         let mut found: Vec<Vec<Clip>> = vec![Vec::new(); sentences];
-        let mut unused = self.notes.clone();
+        let mut unused: Vec<String> = order
+            .iter()
+            .filter_map(|name| self.unusable.get(name).cloned())
+            .collect();
         let totals = Mutex::new(Totals::new(sentences * wanted));
         let claimed = Mutex::new(HashSet::new());
-        for name in self.source_order(ctx) {
+        for name in order {
             let lacking = |found: &Vec<Vec<Clip>>, library: &Vec<Clip>| {
                 found
                     .iter()
@@ -70,7 +77,7 @@ impl StageWork for FootageStage {
             };
             match name.as_str() {
                 "local" => {
-                    let dirs = self.local_dirs(ctx);
+                    let dirs = local_dirs(&config, ctx);
                     if dirs.is_empty() {
                         unused.push(
                             "no local footage folder (--footage-dir DIR or [footage] local_dirs)"
@@ -138,16 +145,16 @@ impl StageWork for FootageStage {
                     );
                     let search = CachedSearch {
                         cache: &self.cache,
-                        ttl: Duration::from_secs(self.config.footage.search_ttl_hours * 3600),
-                        retry: self.config.net.retry_policy(),
+                        ttl: Duration::from_secs(config.footage.search_ttl_hours * 3600),
+                        retry: config.net.retry_policy(),
                     };
                     let gather = Gather {
                         ctx,
                         source: source.as_ref(),
-                        per_page: self.per_page(vendor),
+                        per_page: per_page(&config, vendor),
                         downloader,
                         search: &search,
-                        kind: self.media_kind(),
+                        kind: media_kind(&config),
                         width,
                         height,
                         claimed: &claimed,
@@ -193,37 +200,35 @@ impl StageWork for FootageStage {
     }
 }
 
-impl FootageStage {
-    /// The configured order; folders given on the command line put the local library first.
-    fn source_order(&self, ctx: &JobCtx) -> Vec<String> {
-        let mut order = self.config.footage.sources.clone();
-        if !ctx.spec.footage_dirs.is_empty() {
-            order.retain(|s| s != "local");
-            order.insert(0, "local".into());
-        }
-        order
+/// The task's source order; folders given on the command line put the local library first.
+fn source_order(config: &Config, ctx: &JobCtx) -> Vec<String> {
+    let mut order = config.footage.sources.clone();
+    if !ctx.spec.footage_dirs.is_empty() {
+        order.retain(|s| s != "local");
+        order.insert(0, "local".into());
     }
+    order
+}
 
-    fn local_dirs(&self, ctx: &JobCtx) -> Vec<std::path::PathBuf> {
-        if ctx.spec.footage_dirs.is_empty() {
-            self.config.footage.local_dirs.clone()
-        } else {
-            ctx.spec.footage_dirs.clone()
-        }
+fn local_dirs(config: &Config, ctx: &JobCtx) -> Vec<std::path::PathBuf> {
+    if ctx.spec.footage_dirs.is_empty() {
+        config.footage.local_dirs.clone()
+    } else {
+        ctx.spec.footage_dirs.clone()
     }
+}
 
-    fn media_kind(&self) -> MediaKind {
-        match self.config.footage.media.as_str() {
-            "image" => MediaKind::Image,
-            _ => MediaKind::Video,
-        }
+fn media_kind(config: &Config) -> MediaKind {
+    match config.footage.media.as_str() {
+        "image" => MediaKind::Image,
+        _ => MediaKind::Video,
     }
+}
 
-    fn per_page(&self, vendor: &str) -> u32 {
-        match vendor {
-            "pixabay" => self.config.footage.pixabay.per_page,
-            _ => self.config.footage.pexels.per_page,
-        }
+fn per_page(config: &Config, vendor: &str) -> u32 {
+    match vendor {
+        "pixabay" => config.footage.pixabay.per_page,
+        _ => config.footage.pexels.per_page,
     }
 }
 

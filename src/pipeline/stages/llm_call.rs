@@ -21,6 +21,7 @@ pub async fn ask_cached(
         ctx.cache_hit(kind, hit.cost_ms);
         return Ok(text);
     }
+    ctx.cache_miss(kind);
     let started = Instant::now();
     let on_token = |tokens: usize| {
         if tokens % 16 == 1 {

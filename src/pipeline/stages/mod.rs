@@ -13,8 +13,8 @@ mod transcribe;
 mod voice;
 mod wiring;
 
-use super::{EngineSettings, RetryPolicy, Stage, StageSet, StageWork};
-use crate::config::Config;
+use super::{EngineSettings, JobCtx, RetryPolicy, Stage, StageError, StageSet, StageWork};
+use crate::config::{Config, config_for, frame_size};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub use select::SelectStage;
 pub use subtitles::SubtitlesStage;
 pub use terms::TermsStage;
 pub use voice::VoiceStage;
-pub use wiring::Providers;
+pub use wiring::{Providers, Voices};
 
 /// Every stage wired to the providers chosen for this config.
 pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> StageSet {
@@ -53,11 +53,10 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
     works.insert(
         Stage::Voice,
         Arc::new(VoiceStage {
-            tts: providers.tts.clone(),
+            voices: providers.voices.clone(),
             stt: providers.stt.clone(),
             cache: store.cache.clone(),
             config: config.clone(),
-            notes: providers.notes_for(Stage::Voice),
         }),
     );
     works.insert(
@@ -76,7 +75,7 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
             cache: store.cache.clone(),
             stock: providers.stock.clone(),
             downloader: providers.downloader.clone(),
-            notes: providers.notes_for(Stage::Footage),
+            unusable: providers.unusable_stock.clone(),
         }),
     );
     works.insert(
@@ -87,6 +86,19 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
     );
     works.insert(Stage::Render, Arc::new(RenderStage { config }));
     StageSet::new(works).expect("all seven stages are inserted above")
+}
+
+/// The config in force for the task of `ctx`: `base` for the task's frame, with the task's
+/// options applied (`config_for`), so every stage of a task sees the same settings. A bad
+/// option fails the stage with a message naming it.
+fn task_config(base: &Config, ctx: &JobCtx) -> Result<Config, StageError> {
+    let mut base = base.clone();
+    // Presets measured in pixels follow the task's frame; an unknown aspect is reported by
+    // the stage that needs the frame.
+    if frame_size(&ctx.spec.aspect).is_some() {
+        base.video.aspect = ctx.spec.aspect.clone();
+    }
+    config_for(&base, &ctx.spec.options).map_err(StageError::permanent)
 }
 
 /// Retry policy and per-stage limits from `[pipeline]`.

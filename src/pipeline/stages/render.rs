@@ -5,6 +5,7 @@ mod music;
 
 use super::artifacts::{self, Timeline};
 use super::select::timelines;
+use super::task_config;
 use crate::config::Config;
 use crate::media::probe::probe;
 use crate::media::render::{EncoderSettings, Fill, RenderPlan, RenderProgress, Segment, render};
@@ -21,9 +22,10 @@ pub struct RenderStage {
 #[async_trait]
 impl StageWork for RenderStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
-        let timelines = timelines(ctx, self.config.video.video_count)?;
+        let config = task_config(&self.config, ctx)?;
+        let timelines = timelines(ctx, config.video.video_count)?;
         let count = timelines.len();
-        let video = &self.config.video;
+        let video = &config.video;
         let chosen = encoder::choose(&video.encoder, &video.preset, video.crf, &ctx.cancel).await;
         if let Some(note) = &chosen.note {
             ctx.log(LogLevel::Warn, note.clone());
@@ -33,7 +35,7 @@ impl StageWork for RenderStage {
         let mut shown = Vec::new();
         for (index, timeline) in timelines.iter().enumerate() {
             let number = index + 1;
-            let mut plan = self.plan(ctx, timeline, number, settings.clone())?;
+            let mut plan = render_plan(&config, ctx, timeline, number, settings.clone())?;
             let total = timeline.duration;
             let on_progress = |p: RenderProgress| {
                 let overall = (index as f32 + p.fraction) / count as f32;
@@ -92,50 +94,49 @@ impl StageWork for RenderStage {
     }
 }
 
-impl RenderStage {
-    fn plan(
-        &self,
-        ctx: &JobCtx,
-        timeline: &Timeline,
-        number: usize,
-        settings: EncoderSettings,
-    ) -> Result<RenderPlan, StageError> {
-        let video = &self.config.video;
-        let subtitles = &self.config.subtitles;
-        Ok(RenderPlan {
-            width: timeline.width,
-            height: timeline.height,
-            fps: timeline.fps,
-            segments: timeline
-                .segments
-                .iter()
-                .map(|s| Segment {
-                    source: s.source.clone(),
-                    start_in: s.start_in,
-                    duration: s.duration,
-                    speed: s.speed,
-                    transition: s.transition,
-                })
-                .collect(),
-            transition_secs: timeline.transition_secs,
-            fill: match video.fill.as_str() {
-                "blur" => Fill::Blur,
-                _ => Fill::Crop,
-            },
-            narration: ctx.path(artifacts::NARRATION),
-            music: music::plan(&self.config.music, &ctx.task, number)?,
-            loudness_lufs: Some(self.config.voice.loudness_lufs),
-            subtitles: subtitles
-                .enabled
-                .then(|| ctx.path(artifacts::SUBTITLES_ASS)),
-            subtitles_fonts_dir: crate::media::subtitle::fonts_dir(subtitles),
-            soft_subtitles: subtitles
-                .soft_track
-                .then(|| ctx.path(artifacts::SUBTITLES_SRT)),
-            encoder: settings,
-            out: ctx.path(&artifacts::video_name(number)),
-        })
-    }
+/// The ffmpeg job of video `number` of the task, under the task's `config`.
+fn render_plan(
+    config: &Config,
+    ctx: &JobCtx,
+    timeline: &Timeline,
+    number: usize,
+    settings: EncoderSettings,
+) -> Result<RenderPlan, StageError> {
+    let video = &config.video;
+    let subtitles = &config.subtitles;
+    Ok(RenderPlan {
+        width: timeline.width,
+        height: timeline.height,
+        fps: timeline.fps,
+        segments: timeline
+            .segments
+            .iter()
+            .map(|s| Segment {
+                source: s.source.clone(),
+                start_in: s.start_in,
+                duration: s.duration,
+                speed: s.speed,
+                transition: s.transition,
+            })
+            .collect(),
+        transition_secs: timeline.transition_secs,
+        fill: match video.fill.as_str() {
+            "blur" => Fill::Blur,
+            _ => Fill::Crop,
+        },
+        narration: ctx.path(artifacts::NARRATION),
+        music: music::plan(&config.music, &ctx.task, number)?,
+        loudness_lufs: Some(config.voice.loudness_lufs),
+        subtitles: subtitles
+            .enabled
+            .then(|| ctx.path(artifacts::SUBTITLES_ASS)),
+        subtitles_fonts_dir: crate::media::subtitle::fonts_dir(subtitles),
+        soft_subtitles: subtitles
+            .soft_track
+            .then(|| ctx.path(artifacts::SUBTITLES_SRT)),
+        encoder: settings,
+        out: ctx.path(&artifacts::video_name(number)),
+    })
 }
 
 /// "video 2/3: 12.0 of 30.0 s encoded, 48 fps, 1.6×, 11 s left".

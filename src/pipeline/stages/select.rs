@@ -6,6 +6,7 @@
 mod plan;
 
 use super::artifacts::{self, FootageDoc, TermsDoc, Timeline};
+use super::task_config;
 use crate::config::{Config, frame_size};
 use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
 use crate::providers::tts::Narration;
@@ -21,6 +22,7 @@ pub struct SelectStage {
 #[async_trait]
 impl StageWork for SelectStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
+        let config = task_config(&self.config, ctx)?;
         let footage: FootageDoc = artifacts::load(ctx, artifacts::FOOTAGE)?;
         let narration: Narration = artifacts::load(ctx, artifacts::VOICE)?;
         let terms: Option<TermsDoc> = artifacts::load(ctx, artifacts::TERMS).ok();
@@ -30,7 +32,7 @@ impl StageWork for SelectStage {
                 ctx.spec.aspect
             ))
         })?;
-        let video = &self.config.video;
+        let video = &config.video;
         let words: Vec<HashSet<String>> = narration
             .sentences
             .iter()

@@ -5,6 +5,7 @@
 //! for are reported with an installed font that has them.
 
 use super::artifacts::{self, ScriptDoc, WordsDoc};
+use super::task_config;
 use super::transcribe::{language, transcript_of};
 use crate::config::{Config, frame_size};
 use crate::fsutil::write_atomic;
@@ -26,9 +27,11 @@ pub struct SubtitlesStage {
 #[async_trait]
 impl StageWork for SubtitlesStage {
     async fn run(&self, ctx: &JobCtx) -> Result<StageOutput, StageError> {
+        // The task's subtitle style preset, if any, is applied here.
+        let config = Arc::new(task_config(&self.config, ctx)?);
         let narration: Narration = artifacts::load(ctx, artifacts::VOICE)?;
-        let words = self.word_timings(ctx, &narration).await?;
-        let style_cfg = &self.config.subtitles;
+        let words = self.word_timings(ctx, &config, &narration).await?;
+        let style_cfg = &config.subtitles;
         let (width, height) = frame_size(&ctx.spec.aspect).ok_or_else(|| {
             StageError::permanent(format!(
                 "aspect '{}' is not one of 9:16, 16:9, 1:1",
@@ -40,7 +43,8 @@ impl StageWork for SubtitlesStage {
             .iter()
             .map(|s| s.text.as_str())
             .collect();
-        let (style, coverage) = self.style(width, height, text.join(" ")).await?;
+        let (style, coverage) =
+            load_style(Arc::clone(&config), width, height, text.join(" ")).await?;
         for note in style.notes() {
             ctx.log(LogLevel::Warn, note.clone());
         }
@@ -94,51 +98,51 @@ impl StageWork for SubtitlesStage {
     }
 }
 
-impl SubtitlesStage {
-    /// The style with its font loaded (blocking work: fontconfig and reading the font),
-    /// and the glyph coverage warning for `text`. A broken `font_file` fails the stage only
-    /// when subtitles are enabled; otherwise widths are estimated.
-    async fn style(
-        &self,
-        width: u32,
-        height: u32,
-        text: String,
-    ) -> Result<(SubtitleStyle, Option<String>), StageError> {
-        let config = Arc::clone(&self.config);
-        let resolved = tokio::task::spawn_blocking(move || {
-            let subs = &config.subtitles;
-            match SubtitleStyle::resolve(subs, width, height) {
-                Ok(style) => {
-                    let coverage = if subs.enabled {
-                        style.coverage_warning(&text)
-                    } else {
-                        None
-                    };
-                    Ok((style, coverage))
-                }
-                Err(_) if !subs.enabled => {
-                    let ass = AssStyle::from_config(subs, height);
-                    let max = subs.max_line_chars as usize;
-                    Ok((SubtitleStyle::estimated(ass, width, height, max), None))
-                }
-                Err(e) => Err(e),
+/// The style with its font loaded (blocking work: fontconfig and reading the font), and the
+/// glyph coverage warning for `text`. A broken `font_file` fails the stage only when
+/// subtitles are enabled; otherwise widths are estimated.
+async fn load_style(
+    config: Arc<Config>,
+    width: u32,
+    height: u32,
+    text: String,
+) -> Result<(SubtitleStyle, Option<String>), StageError> {
+    let resolved = tokio::task::spawn_blocking(move || {
+        let subs = &config.subtitles;
+        match SubtitleStyle::resolve(subs, width, height) {
+            Ok(style) => {
+                let coverage = if subs.enabled {
+                    style.coverage_warning(&text)
+                } else {
+                    None
+                };
+                Ok((style, coverage))
             }
-        })
-        .await
-        .map_err(|e| StageError::permanent(format!("subtitle font lookup failed: {e}")))?;
-        resolved.map_err(|e| StageError::permanent(e.to_string()))
-    }
+            Err(_) if !subs.enabled => {
+                let ass = AssStyle::from_config(subs, height);
+                let max = subs.max_line_chars as usize;
+                Ok((SubtitleStyle::estimated(ass, width, height, max), None))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(|e| StageError::permanent(format!("subtitle font lookup failed: {e}")))?;
+    resolved.map_err(|e| StageError::permanent(e.to_string()))
+}
 
+impl SubtitlesStage {
     /// Word timings from the voice stage (a recording), else from Whisper when enabled.
     async fn word_timings(
         &self,
         ctx: &JobCtx,
+        config: &Config,
         narration: &Narration,
     ) -> Result<Option<WordsDoc>, StageError> {
         if ctx.spec.narration.is_some() {
             return Ok(artifacts::load(ctx, artifacts::WORDS).ok());
         }
-        if !self.config.stt.word_timings || !self.config.subtitles.enabled {
+        if !config.stt.word_timings || !config.subtitles.enabled {
             return Ok(None);
         }
         let Some(stt) = &self.stt else {
@@ -153,7 +157,7 @@ impl SubtitlesStage {
             stt.as_ref(),
             &self.cache,
             &ctx.path(artifacts::NARRATION),
-            language(&self.config),
+            language(config),
         )
         .await?;
         let mut sentences = align_to_script(&transcript.words, &script.sentences);

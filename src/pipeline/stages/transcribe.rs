@@ -39,6 +39,7 @@ pub async fn transcript_of(
         ctx.cache_hit("transcript", hit.cost_ms);
         return Ok(transcript);
     }
+    ctx.cache_miss("transcript");
     ctx.model_ready(stt.warm_up().await?);
     let started = Instant::now();
     let on_progress = |fraction: f32| {

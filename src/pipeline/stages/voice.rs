@@ -1,16 +1,19 @@
-//! Stage `voice`: the script read aloud with exact per-sentence timings — synthesized (Piper,
-//! or espeak-ng as the fallback), or the user's own recording timed by Whisper. Synthesized
-//! audio and its timings are cached by content, so a retry with the same script is instant.
+//! Stage `voice`: the script read aloud with exact per-sentence timings — synthesized (the
+//! task's voice, else `[voice] provider`: Piper, or espeak-ng as the fallback), or the user's
+//! own recording timed by Whisper. Synthesized audio and its timings are cached by content,
+//! so a retry with the same script is instant.
 
 use super::artifacts::{self, ScriptDoc, WordsDoc};
+use super::task_config;
 use super::transcribe::{language, transcript_of};
+use super::wiring::Voices;
 use crate::config::Config;
 use crate::fsutil::write_atomic;
 use crate::media::probe::probe;
 use crate::media::tool::{find_tool, run_tool};
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use crate::providers::stt::{SttProvider, align_to_script};
-use crate::providers::tts::{Narration, SpokenSentence, TtsProvider};
+use crate::providers::tts::{Narration, SpokenSentence};
 use crate::store::{Cache, CacheKey};
 use async_trait::async_trait;
 use std::path::Path;
@@ -18,11 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub struct VoiceStage {
-    pub tts: Arc<dyn TtsProvider>,
+    pub voices: Voices,
     pub stt: Option<Arc<dyn SttProvider>>,
     pub cache: Cache,
     pub config: Arc<Config>,
-    pub notes: Vec<String>,
 }
 
 #[async_trait]
@@ -32,9 +34,9 @@ impl StageWork for VoiceStage {
         let (narration, engine) = match &ctx.spec.narration {
             Some(recording) => (
                 self.time_recording(ctx, &script, recording).await?,
-                "recording",
+                "recording".to_string(),
             ),
-            None => (self.synthesize(ctx, &script).await?, self.tts.name()),
+            None => self.synthesize(ctx, &script).await?,
         };
         artifacts::save(ctx, artifacts::VOICE, &narration)?;
         Ok(StageOutput {
@@ -49,19 +51,26 @@ impl StageWork for VoiceStage {
 }
 
 impl VoiceStage {
-    async fn synthesize(&self, ctx: &JobCtx, script: &ScriptDoc) -> Result<Narration, StageError> {
-        for note in &self.notes {
-            ctx.log(LogLevel::Warn, note.clone());
+    /// The narration read by the task's voice engine, and the engine's name.
+    async fn synthesize(
+        &self,
+        ctx: &JobCtx,
+        script: &ScriptDoc,
+    ) -> Result<(Narration, String), StageError> {
+        let config = task_config(&self.config, ctx)?;
+        let chosen = ctx.spec.options.voice.is_some();
+        let (tts, note) = self
+            .voices
+            .pick(&config.voice.provider, chosen)
+            .map_err(StageError::permanent)?;
+        if let Some(note) = note {
+            ctx.log(LogLevel::Warn, note);
         }
+        let engine = tts.name().to_string();
         let wav_path = ctx.path(artifacts::NARRATION);
-        let fingerprint = self.tts.fingerprint();
-        let audio_key = CacheKey::new("voice", self.tts.name(), &fingerprint, &script.sentences);
-        let timing_key = CacheKey::new(
-            "voice-timings",
-            self.tts.name(),
-            &fingerprint,
-            &script.sentences,
-        );
+        let fingerprint = tts.fingerprint();
+        let audio_key = CacheKey::new("voice", &engine, &fingerprint, &script.sentences);
+        let timing_key = CacheKey::new("voice-timings", &engine, &fingerprint, &script.sentences);
         if let Some((audio, timings)) = self.cache.get(&audio_key).zip(self.cache.get(&timing_key))
             && let Ok(narration) = serde_json::from_slice::<Narration>(&timings.bytes)
         {
@@ -69,9 +78,10 @@ impl VoiceStage {
                 StageError::permanent(format!("cannot write {}: {e}", wav_path.display()))
             })?;
             ctx.cache_hit("voice", audio.cost_ms);
-            return Ok(narration);
+            return Ok((narration, engine));
         }
-        ctx.model_ready(self.tts.warm_up().await?);
+        ctx.cache_miss("voice");
+        ctx.model_ready(tts.warm_up().await?);
         let started = Instant::now();
         let on_progress = |fraction: f32| {
             ctx.progress(
@@ -79,8 +89,7 @@ impl VoiceStage {
                 format!("{:.0}% of sentences spoken", fraction * 100.0),
             );
         };
-        let narration = self
-            .tts
+        let narration = tts
             .synthesize(&script.sentences, &wav_path, &ctx.cancel, &on_progress)
             .await?;
         let cost_ms = started.elapsed().as_millis() as u64;
@@ -94,7 +103,7 @@ impl VoiceStage {
                 tracing::warn!("cannot cache the narration: {e}");
             }
         }
-        Ok(narration)
+        Ok((narration, engine))
     }
 
     /// The user's recording: converted to WAV, transcribed, and aligned to the script so

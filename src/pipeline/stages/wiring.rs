@@ -31,11 +31,14 @@ const SEARCH_TIMEOUT_SECS: u64 = 30;
 #[derive(Clone)]
 pub struct Providers {
     pub llm: Option<Arc<dyn LlmProvider>>,
-    pub tts: Arc<dyn TtsProvider>,
+    pub voices: Voices,
     pub stt: Option<Arc<dyn SttProvider>>,
     pub embedder: Option<Arc<dyn Embedder>>,
-    /// Stock vendors with keys, in no particular order (the stage follows `[footage] sources`).
+    /// Stock vendors with keys, in no particular order (the stage follows the task's sources).
     pub stock: Vec<Arc<dyn StockSearch>>,
+    /// Stock vendors that cannot be used, by name, with why (no key): told by the footage
+    /// stage only to tasks whose sources name them.
+    pub unusable_stock: BTreeMap<String, String>,
     /// The download pool shared by every task; `None` when no stock vendor is usable.
     pub downloader: Option<Downloader>,
     /// Fallbacks taken because a model is missing, told to the user by the stage concerned.
@@ -86,48 +89,7 @@ impl Providers {
             }
         };
 
-        let voice = &config.voice;
-        let espeak = || -> Arc<dyn TtsProvider> {
-            Arc::new(EspeakVoice {
-                voice: voice.voice.clone(),
-                rate: voice.rate,
-                volume: voice.volume,
-                sentence_gap_ms: voice.sentence_gap_ms,
-            })
-        };
-        let tts: Arc<dyn TtsProvider> = match voice.provider.as_str() {
-            "espeak" => espeak(),
-            _ => {
-                let explicit = voice.piper_model.trim();
-                match (explicit.is_empty(), missing(ModelKind::Piper)) {
-                    (true, Some(why)) => {
-                        note(
-                            Stage::Voice,
-                            format!(
-                                "the Piper voice is not installed ({why}): using espeak-ng; install it with {FETCH_COMMAND}"
-                            ),
-                        );
-                        espeak()
-                    }
-                    _ => {
-                        let onnx = if explicit.is_empty() {
-                            ModelKind::Piper.main_file(&models)
-                        } else {
-                            PathBuf::from(explicit)
-                        };
-                        Arc::new(PiperVoice::new(
-                            onnx,
-                            voice.voice.clone(),
-                            voice.rate,
-                            voice.volume,
-                            voice.sentence_gap_ms,
-                            voice.loudness_lufs,
-                        ))
-                    }
-                }
-            }
-        };
-
+        let voices = Voices::from_config(config, missing(ModelKind::Piper));
         let stt: Option<Arc<dyn SttProvider>> = match config.stt.provider.as_str() {
             "whisper" => match missing(ModelKind::Whisper) {
                 None => Some(Arc::new(WhisperStt::new(
@@ -156,14 +118,15 @@ impl Providers {
             Some(_) => None,
         };
 
-        let (stock, downloader) = stock_footage(config, store, &mut note)?;
+        let (stock, unusable_stock, downloader) = stock_footage(config, store)?;
 
         Ok(Providers {
             llm,
-            tts,
+            voices,
             stt,
             embedder,
             stock,
+            unusable_stock,
             downloader,
             notes,
         })
@@ -175,7 +138,9 @@ impl Providers {
         if let Some(llm) = &self.llm {
             loaded.extend(llm.warm_up().await?);
         }
-        loaded.extend(self.tts.warm_up().await?);
+        if let Ok((tts, _)) = self.voices.pick(&self.voices.configured, false) {
+            loaded.extend(tts.warm_up().await?);
+        }
         if let Some(stt) = &self.stt {
             loaded.extend(stt.warm_up().await?);
         }
@@ -190,20 +155,92 @@ impl Providers {
     }
 }
 
-/// The usable stock vendors and their shared download pool.
-type StockFootage = (Vec<Arc<dyn StockSearch>>, Option<Downloader>);
+/// The voice engines a task can pick from: espeak-ng always, Piper when its model is there.
+#[derive(Clone)]
+pub struct Voices {
+    /// `[voice] provider`: the engine of tasks that do not choose one.
+    pub configured: String,
+    pub espeak: Arc<dyn TtsProvider>,
+    /// `Err(why)` when the Piper voice is not installed.
+    pub piper: Result<Arc<dyn TtsProvider>, String>,
+}
 
-/// The stock vendors named in `[footage] sources` that have keys, and the download pool they
-/// share. A vendor without a key is a note, not an error: the next source takes over.
-fn stock_footage(
-    config: &Config,
-    store: &Store,
-    note: &mut impl FnMut(Stage, String),
-) -> Result<StockFootage, ProviderError> {
+impl Voices {
+    fn from_config(config: &Config, piper_missing: Option<String>) -> Voices {
+        let voice = &config.voice;
+        let espeak = Arc::new(EspeakVoice {
+            voice: voice.voice.clone(),
+            rate: voice.rate,
+            volume: voice.volume,
+            sentence_gap_ms: voice.sentence_gap_ms,
+        });
+        let explicit = voice.piper_model.trim();
+        let piper = match (explicit.is_empty(), piper_missing) {
+            (true, Some(why)) => Err(why),
+            // A voice file named in the config is used as given; loading it says if it is bad.
+            _ => {
+                let onnx = if explicit.is_empty() {
+                    ModelKind::Piper.main_file(&config.models_dir())
+                } else {
+                    PathBuf::from(explicit)
+                };
+                let piper: Arc<dyn TtsProvider> = Arc::new(PiperVoice::new(
+                    onnx,
+                    voice.voice.clone(),
+                    voice.rate,
+                    voice.volume,
+                    voice.sentence_gap_ms,
+                    voice.loudness_lufs,
+                ));
+                Ok(piper)
+            }
+        };
+        Voices {
+            configured: voice.provider.clone(),
+            espeak,
+            piper,
+        }
+    }
+
+    /// The engine for `provider` ("piper" or "espeak"), with a note when Piper is not
+    /// installed and espeak-ng reads instead. When the task chose the voice itself
+    /// (`chosen`), falling back would ignore its choice: that is an error naming the option.
+    pub fn pick(
+        &self,
+        provider: &str,
+        chosen: bool,
+    ) -> Result<(Arc<dyn TtsProvider>, Option<String>), String> {
+        match (provider, &self.piper) {
+            ("espeak", _) => Ok((self.espeak.clone(), None)),
+            (_, Ok(piper)) => Ok((piper.clone(), None)),
+            (_, Err(why)) if chosen => Err(format!(
+                "the task option voice = \"piper\" needs the Piper voice, which is not installed ({why}): install it with {FETCH_COMMAND}, or choose the voice \"espeak\""
+            )),
+            (_, Err(why)) => Ok((
+                self.espeak.clone(),
+                Some(format!(
+                    "the Piper voice is not installed ({why}): using espeak-ng; install it with {FETCH_COMMAND}"
+                )),
+            )),
+        }
+    }
+}
+
+/// The usable stock vendors, why the others are not usable, and their shared download pool.
+type StockFootage = (
+    Vec<Arc<dyn StockSearch>>,
+    BTreeMap<String, String>,
+    Option<Downloader>,
+);
+
+/// Every stock vendor that has keys (a task may name a vendor the config's sources do not),
+/// and the download pool they share. A vendor without a key is a note, not an error: the
+/// next source takes over.
+fn stock_footage(config: &Config, store: &Store) -> Result<StockFootage, ProviderError> {
     let footage = &config.footage;
     let net = &config.net;
-    let wanted = |name: &str| footage.sources.iter().any(|s| s == name);
     let mut stock: Vec<Arc<dyn StockSearch>> = Vec::new();
+    let mut unusable = BTreeMap::new();
     let search_client = || {
         http::client_via(
             Duration::from_secs(SEARCH_TIMEOUT_SECS),
@@ -212,12 +249,9 @@ fn stock_footage(
         )
     };
     for (name, settings) in [("pexels", &footage.pexels), ("pixabay", &footage.pixabay)] {
-        if !wanted(name) {
-            continue;
-        }
         if settings.keys().is_empty() {
-            note(
-                Stage::Footage,
+            unusable.insert(
+                name.to_string(),
                 format!(
                     "{name} has no API key (set {} or [footage.{name}] api_keys)",
                     settings.api_key_env
@@ -232,7 +266,7 @@ fn stock_footage(
         stock.push(source);
     }
     if stock.is_empty() {
-        return Ok((stock, None));
+        return Ok((stock, unusable, None));
     }
     let settings = DownloadSettings::from(net);
     let downloader = Downloader::new(
@@ -244,7 +278,7 @@ fn stock_footage(
         provider: "downloads".into(),
         message: e.to_string(),
     })?;
-    Ok((stock, Some(downloader)))
+    Ok((stock, unusable, Some(downloader)))
 }
 
 fn openai(config: &Config) -> Result<Arc<dyn LlmProvider>, ProviderError> {

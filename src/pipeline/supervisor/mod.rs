@@ -121,7 +121,7 @@ impl Supervisor {
     async fn handle_command(&mut self, command: Command) {
         match command {
             Command::Submit { spec, reply } => {
-                let _ = reply.send(self.submit(spec).await);
+                let _ = reply.send(self.submit(*spec).await);
             }
             Command::Resume { task, reply } => {
                 let _ = reply.send(self.resume(&task).await);

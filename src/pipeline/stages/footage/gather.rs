@@ -216,6 +216,8 @@ impl Gather<'_> {
                 Ok(file) => {
                     if file.from_cache {
                         self.ctx.cache_hit(CLIPS_CACHE_KIND, file.download_ms);
+                    } else {
+                        self.ctx.cache_miss(CLIPS_CACHE_KIND);
                     }
                     let clip = clip_from(&hit, file, need.index, term, self.kind);
                     *covered += clip.duration.unwrap_or(need.secs).min(need.secs.max(0.1));

@@ -34,6 +34,9 @@ impl CachedSearch<'_> {
             ctx.cache_hit(SEARCH_KIND, hit.cost_ms);
             return Ok(page);
         }
+        if !self.ttl.is_zero() {
+            ctx.cache_miss(SEARCH_KIND);
+        }
         let started = Instant::now();
         let mut failures = 0;
         let page = loop {
