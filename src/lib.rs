@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod fsutil;
+pub mod logging;
 pub mod media;
 pub mod pipeline;
 pub mod providers;

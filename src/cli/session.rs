@@ -8,7 +8,6 @@ use crate::pipeline::stages::{Providers, engine_settings, stage_set};
 use crate::pipeline::{Pipeline, PipelineHandle, Stage};
 use crate::store::Store;
 use anyhow::{Context, bail};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Loads the layered config, then applies command-line flags and validates the result.
@@ -25,44 +24,6 @@ pub fn load_config(cli: &Cli, aspect: Option<&str>) -> anyhow::Result<Config> {
     }
     validate(&config)?;
     Ok(config)
-}
-
-/// Logs go to `<data>/logs/reelforge.log.<date>` (daily), and to stderr with `--verbose`.
-/// The guard must live as long as the program so buffered lines are written.
-pub fn init_logging(
-    data: &Path,
-    verbose: bool,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    use tracing_subscriber::prelude::*;
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("REELFORGE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn"))
-    };
-    let logs = data.join("logs");
-    let file = std::fs::create_dir_all(&logs)
-        .ok()
-        .map(|_| tracing_appender::rolling::daily(&logs, "reelforge.log"));
-    let (file_layer, guard) = match file {
-        Some(appender) => {
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            let layer = tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer)
-                .with_filter(filter());
-            (Some(layer), Some(guard))
-        }
-        None => (None, None),
-    };
-    let stderr_layer = verbose.then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_filter(filter())
-    });
-    let _ = tracing_subscriber::registry()
-        .with(file_layer)
-        .with(stderr_layer)
-        .try_init();
-    guard
 }
 
 /// Fails early, before a task exists, when a tool a planned stage needs is missing.
@@ -93,7 +54,7 @@ pub struct Session {
 /// Opens the store and starts the pipeline with the providers the config names; with
 /// `preload`, every local model is loaded before the first task.
 pub async fn start(cli: &Cli, config: Config, preload: bool) -> anyhow::Result<Session> {
-    let log_guard = init_logging(&data_dir(&config), cli.verbose);
+    let log_guard = crate::logging::init_logging(&data_dir(&config), cli.verbose);
     start_logged(config, preload, log_guard).await
 }
 

@@ -1,7 +1,7 @@
 //! The logs pane's feed: a `tracing` layer that turns each event into a `LogLine` and sends
 //! it to the dashboard over an unbounded channel. While the dashboard runs it owns the
 //! terminal, so this layer replaces the stderr writer of the CLI: nothing here prints, and
-//! the full log still goes to the daily file exactly as `cli::session::init_logging` does.
+//! the full log still goes to the daily file exactly as `logging::init_logging` does.
 //!
 //! Fields named `task` and `stage` are lifted out of the text: `task` routes the line to
 //! that task's log, `stage` tags it. Every other field is appended as `key=value`.
@@ -136,31 +136,10 @@ pub fn init_dashboard_logging(
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::filter::{FilterExt, LevelFilter};
     use tracing_subscriber::prelude::*;
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("REELFORGE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sled=warn"))
-    };
-    let logs = data.join("logs");
-    let file = std::fs::create_dir_all(&logs)
-        .ok()
-        .map(|_| tracing_appender::rolling::daily(&logs, "reelforge.log"));
-    let (file_layer, guard) = match file {
-        Some(appender) => {
-            let (writer, guard) = tracing_appender::non_blocking(appender);
-            let layer = tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer)
-                .with_filter(filter());
-            (Some(layer), Some(guard))
-        }
-        None => (None, None),
-    };
-    let ring_layer = layer.with_filter(filter().and(LevelFilter::INFO));
-    let _ = tracing_subscriber::registry()
-        .with(file_layer)
-        .with(ring_layer)
-        .try_init();
-    guard
+    let ring = layer
+        .with_filter(crate::logging::log_filter().and(LevelFilter::INFO))
+        .boxed();
+    crate::logging::init_logging_with(data, Some(ring))
 }
 
 #[cfg(test)]
