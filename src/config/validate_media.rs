@@ -49,7 +49,7 @@ pub(super) fn validate_video(r: &Rules, cfg: &Config) -> Result<(), ConfigError>
     r.one_of(
         "video.concat_mode",
         &video.concat_mode,
-        &["script-order", "sequential", "random"],
+        &["semantic", "script-order", "sequential", "random"],
     )?;
     r.one_of("video.transition", &video.transition, TRANSITIONS)?;
     r.float("video.transition_secs", video.transition_secs, 0.1, 2.0)?;

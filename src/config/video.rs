@@ -11,8 +11,10 @@ pub struct VideoConfig {
     pub fps: u32,
     /// Longest single cut, seconds (2–10).
     pub max_clip_secs: f64,
-    /// How clips are ordered: "script-order" (each sentence's own footage), "sequential"
-    /// (in the order found), "random" (shuffled, every source used before any repeats).
+    /// How clips are ordered: "semantic" (the clip that shows what each sentence says,
+    /// by MiniLM embeddings; script order when the model is missing), "script-order" (each
+    /// sentence's own footage), "sequential" (in the order found), "random" (shuffled,
+    /// every source used before any repeats).
     pub concat_mode: String,
     /// Transition into each cut: "none", "fade", "dissolve", "slide_left", "slide_right",
     /// "slide_up", "slide_down", "wipe", "zoom_in", "zoom_out", "shuffle" (random per cut).
@@ -40,7 +42,7 @@ impl Default for VideoConfig {
             aspect: "9:16".into(),
             fps: 30,
             max_clip_secs: 5.0,
-            concat_mode: "script-order".into(),
+            concat_mode: "semantic".into(),
             transition: "none".into(),
             transition_secs: 0.5,
             clip_speed: 1.0,

@@ -82,6 +82,7 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
         Stage::Select,
         Arc::new(SelectStage {
             config: config.clone(),
+            embedder: providers.embedder.clone(),
         }),
     );
     works.insert(Stage::Render, Arc::new(RenderStage { config }));

@@ -3,12 +3,16 @@
 //! `video_count` above 1, each further video avoids the clips the earlier ones used where it
 //! can, so every video of the task has its own order.
 
+pub mod assign;
 mod plan;
+pub mod semantic;
 
 use super::artifacts::{self, FootageDoc, TermsDoc, Timeline};
 use super::task_config;
 use crate::config::{Config, frame_size};
+use crate::pipeline::LogLevel;
 use crate::pipeline::{JobCtx, StageError, StageOutput, StageWork};
+use crate::providers::embed::Embedder;
 use crate::providers::tts::Narration;
 use async_trait::async_trait;
 pub use plan::{ConcatMode, PlanOptions, plan_timeline, word_set};
@@ -17,6 +21,8 @@ use std::sync::Arc;
 
 pub struct SelectStage {
     pub config: Arc<Config>,
+    /// MiniLM, when installed: the semantic concat mode needs it.
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 #[async_trait]
@@ -45,6 +51,34 @@ impl StageWork for SelectStage {
                 word_set(&format!("{} {}", s.text, extra.unwrap_or_default()))
             })
             .collect();
+        let mut mode = ConcatMode::from_name(&video.concat_mode);
+        let mut relevance = Vec::new();
+        if mode == ConcatMode::Semantic {
+            match &self.embedder {
+                Some(embedder) => {
+                    ctx.model_ready(embedder.warm_up().await?);
+                    ctx.progress(None, format!("embedding {} clips", footage.clips.len()));
+                    let said: Vec<&str> = narration
+                        .sentences
+                        .iter()
+                        .map(|s| s.text.as_str())
+                        .collect();
+                    let texts: Vec<String> =
+                        footage.clips.iter().map(semantic::clip_text).collect();
+                    let shown: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    relevance =
+                        semantic::relevance(embedder.as_ref(), &said, &shown, &ctx.cancel).await?;
+                }
+                None => {
+                    ctx.log(
+                        LogLevel::Warn,
+                        "semantic footage selection needs the MiniLM model, which is not installed \
+                         (./scripts/fetch-models.sh): clips follow the script order instead",
+                    );
+                    mode = ConcatMode::ScriptOrder;
+                }
+            }
+        }
         let mut options = PlanOptions {
             width,
             height,
@@ -52,12 +86,13 @@ impl StageWork for SelectStage {
             max_frames: (video.max_clip_secs * f64::from(video.fps))
                 .floor()
                 .max(1.0) as u64,
-            mode: ConcatMode::from_name(&video.concat_mode),
+            mode,
             speed: video.clip_speed,
             transition: video.transition.clone(),
             transition_secs: video.transition_secs,
             seed: 0,
             earlier_uses: vec![0; footage.clips.len()],
+            relevance,
         };
         let mut files = Vec::new();
         let mut cuts = Vec::new();
@@ -135,6 +170,7 @@ mod tests {
             transition_secs: 0.5,
             seed: 7,
             earlier_uses: vec![0; 8],
+            relevance: Vec::new(),
         }
     }
 

@@ -5,11 +5,12 @@
 //! it is never frozen).
 
 use super::super::artifacts::{Timeline, TimelineSegment};
+use super::assign;
 use crate::media::ClipSource;
 use crate::media::render::Transition;
 use crate::providers::footage::Clip;
 use crate::providers::tts::Narration;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 /// How clips are chosen for the pieces of the timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum ConcatMode {
     Sequential,
     /// A shuffled order; every clip is used once before any is used again.
     Random,
+    /// The clip that shows what each sentence says (`PlanOptions::relevance`), chosen over
+    /// the whole timeline at once.
+    Semantic,
 }
 
 impl ConcatMode {
@@ -27,6 +31,7 @@ impl ConcatMode {
         match name {
             "sequential" => ConcatMode::Sequential,
             "random" => ConcatMode::Random,
+            "semantic" => ConcatMode::Semantic,
             _ => ConcatMode::ScriptOrder,
         }
     }
@@ -51,6 +56,8 @@ pub struct PlanOptions {
     /// How often each clip was used by the task's earlier videos: those clips are avoided, so
     /// every video of a task gets its own order.
     pub earlier_uses: Vec<u32>,
+    /// Semantic mode: similarity of each sentence (row) with each clip (column).
+    pub relevance: Vec<Vec<f32>>,
 }
 
 pub fn word_set(text: &str) -> HashSet<String> {
@@ -70,6 +77,9 @@ pub fn plan_timeline(
     let to_frame = |t: f64| (t * f64::from(fps)).round() as u64;
     let total_frames = to_frame(narration.duration);
     let mut picker = Picker::new(clips, options);
+    if options.mode == ConcatMode::Semantic {
+        picker.queued = semantic_queues(clips, narration, options);
+    }
     let mut rng = fastrand::Rng::with_seed(options.seed);
     let transition_frames = to_frame(options.transition_secs);
     let mut segments: Vec<TimelineSegment> = Vec::new();
@@ -133,6 +143,48 @@ pub fn plan_timeline(
     }
 }
 
+/// The nominal pieces of every sentence (its span cut to the max clip length), solved over
+/// the whole timeline; each sentence's clips in the order its pieces show them.
+fn semantic_queues(
+    clips: &[Clip],
+    narration: &Narration,
+    options: &PlanOptions,
+) -> Vec<VecDeque<usize>> {
+    let fps = f64::from(options.fps);
+    let count = narration.sentences.len();
+    let mut pieces = Vec::new();
+    for (i, sentence) in narration.sentences.iter().enumerate() {
+        let start = if i == 0 { 0.0 } else { sentence.start };
+        let end = narration
+            .sentences
+            .get(i + 1)
+            .map_or(narration.duration, |next| next.start);
+        let frames = ((end - start) * fps).round().max(1.0) as u64;
+        let parts = frames.div_ceil(options.max_frames.max(1));
+        for _ in 0..parts {
+            pieces.push(assign::Piece {
+                sentence: i,
+                seconds: (frames as f64 / parts as f64) / fps * options.speed,
+            });
+        }
+    }
+    let candidates: Vec<assign::Candidate> = clips
+        .iter()
+        .enumerate()
+        .map(|(i, c)| assign::Candidate {
+            duration: c.duration,
+            sentence: c.sentence,
+            earlier_uses: options.earlier_uses.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    let chosen = assign::assign(&pieces, &candidates, &options.relevance);
+    let mut queues = vec![VecDeque::new(); count];
+    for (piece, clip) in pieces.iter().zip(chosen) {
+        queues[piece.sentence].push_back(clip);
+    }
+    queues
+}
+
 fn pick_transition(name: &str, rng: &mut fastrand::Rng) -> Transition {
     match name {
         "shuffle" => Transition::ALL[rng.usize(..Transition::ALL.len())],
@@ -149,6 +201,8 @@ struct Picker<'a> {
     /// Sequential and random modes walk this order round and round.
     order: Vec<usize>,
     next: usize,
+    /// Semantic mode: the clips the global assignment gave each sentence, still to show.
+    queued: Vec<VecDeque<usize>>,
 }
 
 impl<'a> Picker<'a> {
@@ -159,7 +213,7 @@ impl<'a> Picker<'a> {
             ConcatMode::Random => fastrand::Rng::with_seed(options.seed).shuffle(&mut order),
             // Later videos start where the earlier ones used clips least.
             ConcatMode::Sequential => order.sort_by_key(|&i| (earlier(i), i)),
-            ConcatMode::ScriptOrder => {}
+            ConcatMode::ScriptOrder | ConcatMode::Semantic => {}
         }
         Picker {
             clips,
@@ -168,6 +222,7 @@ impl<'a> Picker<'a> {
             uses: vec![0; clips.len()],
             order,
             next: 0,
+            queued: Vec::new(),
         }
     }
 
@@ -175,6 +230,13 @@ impl<'a> Picker<'a> {
         let needed = frames as f64 / f64::from(self.options.fps) * self.options.speed;
         match self.options.mode {
             ConcatMode::ScriptOrder => self.best_for_sentence(words, sentence, needed),
+            ConcatMode::Semantic => {
+                match self.queued.get_mut(sentence).and_then(VecDeque::pop_front) {
+                    Some(pick) => pick,
+                    // Footage shorter than planned: more cuts, the most relevant clip least used.
+                    None => self.most_relevant(sentence, needed),
+                }
+            }
             ConcatMode::Sequential | ConcatMode::Random => {
                 // The next clip in the order that is long enough, else simply the next one.
                 let n = self.order.len();
@@ -217,6 +279,28 @@ impl<'a> Picker<'a> {
                     .then(la.total_cmp(&lb))
                     .then(b.cmp(a))
             })
+            .expect("the footage stage never hands over an empty clip list")
+    }
+}
+
+impl Picker<'_> {
+    fn most_relevant(&self, sentence: usize, needed: f64) -> usize {
+        let row = self.options.relevance.get(sentence);
+        let score = |i: usize| {
+            let candidate = assign::Candidate {
+                duration: self.clips[i].duration,
+                sentence: self.clips[i].sentence,
+                earlier_uses: self.options.earlier_uses.get(i).copied().unwrap_or(0),
+            };
+            let piece = assign::Piece {
+                sentence,
+                seconds: needed,
+            };
+            let r = row.and_then(|r| r.get(i)).copied().unwrap_or(0.0);
+            assign::score(&piece, &candidate, r) - f64::from(self.uses[i])
+        };
+        (0..self.clips.len())
+            .max_by(|a, b| score(*a).total_cmp(&score(*b)).then(b.cmp(a)))
             .expect("the footage stage never hands over an empty clip list")
     }
 }
