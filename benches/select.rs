@@ -7,7 +7,7 @@
 use reelforge::pipeline::stages::select::assign::{Candidate, Piece, assign};
 use reelforge::pipeline::stages::select::semantic::relevance;
 use reelforge::providers::embed::{Embedder, MiniLm};
-use reelforge::providers::models::{FETCH_COMMAND, ModelKind, default_models_dir};
+use reelforge::providers::models::{ModelKind, installed};
 use reelforge::store::Store;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -76,13 +76,7 @@ async fn select_once(embedder: &MiniLm, said: &[&str], shown: &[&str]) -> (f64, 
 fn main() {
     let quick = std::env::args().all(|a| a != "--bench");
     let (spans, clips) = if quick { (5, 20) } else { (30, 200) };
-    let dir = default_models_dir().join(ModelKind::MiniLm.folder());
-    for file in ModelKind::MiniLm.key_files() {
-        assert!(
-            dir.join(file).is_file(),
-            "the MiniLM model is missing ({file}); install it with {FETCH_COMMAND}"
-        );
-    }
+    let dir = installed(ModelKind::MiniLm).unwrap_or_else(|why| panic!("{why}"));
     let data = tempfile::tempdir().expect("temp dir");
     let store = Store::open(data.path()).expect("store");
     let embedder = MiniLm::new(dir, "cpu".into(), Some(store.cache.clone()));

@@ -10,7 +10,7 @@ use reelforge::pipeline::stages::select::assign::{Candidate, Piece, assign};
 use reelforge::pipeline::stages::select::semantic::{clip_text, relevance};
 use reelforge::providers::embed::{Embedder, MiniLm, cosine};
 use reelforge::providers::footage::Clip;
-use reelforge::providers::models::{FETCH_COMMAND, ModelKind, default_models_dir};
+use reelforge::providers::models::{ModelKind, installed};
 use serde::Deserialize;
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
@@ -43,14 +43,7 @@ fn load() -> EvalSet {
 }
 
 fn embedder() -> MiniLm {
-    let dir = default_models_dir().join(ModelKind::MiniLm.folder());
-    for file in ModelKind::MiniLm.key_files() {
-        assert!(
-            dir.join(file).is_file(),
-            "the MiniLM model is missing ({} not found); install it with {FETCH_COMMAND}",
-            dir.join(file).display()
-        );
-    }
+    let dir = installed(ModelKind::MiniLm).unwrap_or_else(|why| panic!("{why}"));
     MiniLm::new(dir, "cpu".into(), None)
 }
 

@@ -114,6 +114,19 @@ pub fn status(models_dir: &Path, kind: ModelKind) -> ModelStatus {
     ModelStatus::Present
 }
 
+/// The folder of an installed model under the default models folder, or a message naming
+/// what is wrong and the fetch command (tests and benchmarks fail with it, never skip).
+pub fn installed(kind: ModelKind) -> Result<PathBuf, String> {
+    let models = default_models_dir();
+    match status(&models, kind) {
+        ModelStatus::Present => Ok(models.join(kind.folder())),
+        ModelStatus::Missing(why) | ModelStatus::Corrupt(why) => Err(format!(
+            "the {} model is not usable ({why}); install it with {FETCH_COMMAND}",
+            kind.label()
+        )),
+    }
+}
+
 /// The error a stage reports when its model is not usable.
 pub fn unavailable(kind: ModelKind, why: &str) -> ProviderError {
     ProviderError::Invalid {
