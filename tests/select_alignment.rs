@@ -129,6 +129,16 @@ fn each_sentence_shows_its_clip_and_every_cut_is_on_a_span_boundary() {
             source.contains(&format!("{}.mp4", expected[sentence])),
             "sentence {sentence} got {source}"
         );
+        // What was said, how well the clip fits it, and why it was chosen.
+        assert!(
+            SCRIPT.contains(segment["text"].as_str().unwrap()),
+            "{segment}"
+        );
+        assert!(segment["score"].as_f64().unwrap() > 0.3, "{segment}");
+        assert!(
+            segment["why"].as_str().unwrap().starts_with("semantic"),
+            "{segment}"
+        );
     }
     // Where the clip changes in the timeline, and where ffmpeg sees a new shot.
     let boundaries: Vec<f64> = segments

@@ -66,6 +66,15 @@ pub struct TimelineSegment {
     /// How this cut replaces the previous one.
     #[serde(default)]
     pub transition: Transition,
+    /// The sentence spoken during the cut.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// Semantic mode: the relevance of the clip to the sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+    /// Why this clip: how the concat mode chose it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -109,7 +109,7 @@ pub fn plan_timeline(
             } else {
                 transition_frames.min(wanted / 2)
             };
-            let pick = picker.pick(words, i, wanted + lead);
+            let (pick, why) = picker.pick(words, i, wanted + lead);
             let clip = &clips[pick];
             let available = clip.duration.map_or(u64::MAX, |d| {
                 ((d - 0.05).max(0.0) / options.speed * f64::from(fps)).floor() as u64
@@ -129,6 +129,11 @@ pub fn plan_timeline(
                 description: clip.description.clone(),
                 speed: options.speed,
                 transition,
+                text: sentence.text.clone(),
+                score: (options.mode == ConcatMode::Semantic)
+                    .then(|| options.relevance.get(i).and_then(|r| r.get(pick)).copied())
+                    .flatten(),
+                why,
             });
             frame += length;
         }
@@ -226,17 +231,33 @@ impl<'a> Picker<'a> {
         }
     }
 
-    fn pick(&mut self, words: &HashSet<String>, sentence: usize, frames: u64) -> usize {
+    /// The clip for the next piece of `sentence`, and why it was chosen.
+    fn pick(&mut self, words: &HashSet<String>, sentence: usize, frames: u64) -> (usize, String) {
         let needed = frames as f64 / f64::from(self.options.fps) * self.options.speed;
         match self.options.mode {
-            ConcatMode::ScriptOrder => self.best_for_sentence(words, sentence, needed),
-            ConcatMode::Semantic => {
-                match self.queued.get_mut(sentence).and_then(VecDeque::pop_front) {
-                    Some(pick) => pick,
-                    // Footage shorter than planned: more cuts, the most relevant clip least used.
-                    None => self.most_relevant(sentence, needed),
+            ConcatMode::ScriptOrder => (
+                self.best_for_sentence(words, sentence, needed),
+                "script order: found for this sentence or sharing its words".into(),
+            ),
+            ConcatMode::Semantic => match self
+                .queued
+                .get_mut(sentence)
+                .and_then(VecDeque::pop_front)
+            {
+                Some(pick) if self.uses[pick] == 0 => {
+                    (pick, "semantic: chosen over the whole timeline".into())
                 }
-            }
+                Some(pick) => (
+                    pick,
+                    "semantic: chosen over the whole timeline (reused: no unused clip fits better)"
+                        .into(),
+                ),
+                // Footage shorter than planned: more cuts, the most relevant clip least used.
+                None => (
+                    self.most_relevant(sentence, needed),
+                    "semantic: an extra cut where the footage was shorter than the span".into(),
+                ),
+            },
             ConcatMode::Sequential | ConcatMode::Random => {
                 // The next clip in the order that is long enough, else simply the next one.
                 let n = self.order.len();
@@ -246,7 +267,12 @@ impl<'a> Picker<'a> {
                     .unwrap_or(0);
                 let pick = self.order[(self.next + offset) % n];
                 self.next = (self.next + offset + 1) % n;
-                pick
+                let mode = if self.options.mode == ConcatMode::Random {
+                    "random"
+                } else {
+                    "sequential"
+                };
+                (pick, format!("{mode}: next in the order"))
             }
         }
     }
