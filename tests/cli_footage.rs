@@ -276,8 +276,11 @@ fn rate_limits_server_errors_and_bad_files_are_retried_or_replaced() {
 fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
     use std::io::{BufRead, BufReader};
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Slow enough that the downloads are still running when the signal lands even if this
+    // test reads the child's events seconds late (a loaded machine: CI ran it at 40 KB/s
+    // and the task had finished by the time the stale "downloading" line was read).
     let slow = files::ServerOptions {
-        throttle_bytes_per_sec: Some(40_000),
+        throttle_bytes_per_sec: Some(10_000),
         ..files::ServerOptions::default()
     };
     let (server, _cdn, _, _) = stock_cdn::start_vendor_and_cdn(&runtime, slow);

@@ -43,9 +43,10 @@ fn a_task_made_in_the_dashboard_survives_a_cancelled_and_retried_footage_stage()
     let llm_url = format!("http://{}/v1", listener.local_addr().unwrap());
     let app = Router::new().route("/v1/chat/completions", post(chat));
     runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-    // ~20 KB/s per connection: each 3 s clip takes seconds, long enough to cancel.
+    // ~10 KB/s per connection: each 3 s clip takes ~10 s, so the cancel lands while clips are
+    // still downloading even on a loaded machine.
     let slow = files::ServerOptions {
-        throttle_bytes_per_sec: Some(20_000),
+        throttle_bytes_per_sec: Some(10_000),
         ..files::ServerOptions::default()
     };
     let (pexels, _cdn, _, _) = stock_cdn::start_vendor_and_cdn(&runtime, slow);
