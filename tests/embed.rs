@@ -4,22 +4,14 @@
 
 use reelforge::providers::ProviderError;
 use reelforge::providers::embed::{BATCH, DIM, Embedder, Embedding, MiniLm, cosine};
-use reelforge::providers::models::{FETCH_COMMAND, ModelKind, default_models_dir};
+use reelforge::providers::models::{ModelKind, installed};
 use reelforge::store::{Cache, Store};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 fn model_dir() -> PathBuf {
-    let dir = default_models_dir().join(ModelKind::MiniLm.folder());
-    for file in ModelKind::MiniLm.key_files() {
-        assert!(
-            dir.join(file).is_file(),
-            "the MiniLM model is missing ({} not found); install it with {FETCH_COMMAND}",
-            dir.join(file).display()
-        );
-    }
-    dir
+    installed(ModelKind::MiniLm).unwrap_or_else(|why| panic!("{why}"))
 }
 
 fn embedder(cache: Option<Cache>) -> MiniLm {

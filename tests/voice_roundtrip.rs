@@ -2,9 +2,7 @@
 //! rate of the transcript, and Whisper's word timestamps against the sentence boundaries the
 //! voice reported. Needs the models (./scripts/fetch-models.sh) and espeak-ng.
 
-use reelforge::providers::models::{
-    FETCH_COMMAND, ModelKind, ModelStatus, default_models_dir, status,
-};
+use reelforge::providers::models::{ModelKind, installed};
 use reelforge::providers::stt::whisper::WhisperStt;
 use reelforge::providers::stt::{SttProvider, align_to_script};
 use reelforge::providers::tts::TtsProvider;
@@ -12,14 +10,7 @@ use reelforge::providers::tts::piper::PiperVoice;
 use tokio_util::sync::CancellationToken;
 
 fn require(kind: ModelKind) -> std::path::PathBuf {
-    let dir = default_models_dir();
-    match status(&dir, kind) {
-        ModelStatus::Present => dir.join(kind.folder()),
-        other => panic!(
-            "{} is not installed ({other:?}); run {FETCH_COMMAND}",
-            kind.label()
-        ),
-    }
+    installed(kind).unwrap_or_else(|why| panic!("{why}"))
 }
 
 fn words(text: &str) -> Vec<String> {
