@@ -52,6 +52,7 @@ pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
         out: args.out.as_deref().map(absolute),
         stop_at: args.stop_at,
         options: task_options(&args),
+        batch: None,
     };
     // The task's own settings, checked now so a bad flag fails before a task exists; the
     // stages apply the same options to the same config.

@@ -1,10 +1,12 @@
-//! Command-line interface: `make`, `tasks`, `cache`, `doctor`. The top of the program, where
+//! Command-line interface: `make`, `batch`, `tasks`, `report`, `cache`, `doctor`. The top of the program, where
 //! errors become messages and exit codes.
 
+mod batch;
 mod dashboard;
 pub mod doctor;
 mod make;
 pub mod progress;
+mod report;
 mod session;
 mod tasks;
 
@@ -45,12 +47,16 @@ pub struct Cli {
 pub enum Command {
     /// Make a video from a subject, headless.
     Make(MakeArgs),
+    /// Make many videos from a file of tasks (JSON Lines or TOML), several at once.
+    Batch(BatchArgs),
     /// List, inspect, resume, retry or remove tasks.
     #[command(subcommand)]
     Tasks(TasksCommand),
     /// Inspect or empty the content-addressed cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Where the time went: per-stage medians and p90, critical path, cache, and a chart.
+    Report(ReportArgs),
     /// Check what is missing (ffmpeg, espeak-ng, fonts, keys) and how to fix it.
     Doctor,
 }
@@ -100,6 +106,42 @@ pub struct MakeArgs {
     /// Load the local models before the task starts instead of on first use.
     #[arg(long)]
     pub preload: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BatchArgs {
+    /// Tasks, one per line (.jsonl: {"subject": "...", "voice": "espeak", ...}) or as
+    /// [[task]] tables (.toml); each entry takes the options `make` takes. At most 1 000.
+    pub file: PathBuf,
+    /// Tasks running at once (1 to 64).
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent: usize,
+    /// Continue the batch of FILE after an interruption: finished tasks are kept, unfinished
+    /// ones resume from their last finished stage, the rest start.
+    #[arg(long)]
+    pub resume: bool,
+    /// Where the summary JSON goes (default: batch-<id>.json in the data folder).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
+    /// One JSON event per line instead of progress lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Load the local models before the first task instead of on first use.
+    #[arg(long)]
+    pub preload: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// How many of the most recent tasks to include.
+    #[arg(long, default_value_t = 20)]
+    pub last: usize,
+    /// The figures as one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the SVG chart goes (default: report.svg in the data folder).
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,7 +225,9 @@ async fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Make(args) => make::run(&cli, args).await,
+        Command::Batch(args) => batch::run(&cli, args).await,
         Command::Tasks(cmd) => tasks::run(&cli, cmd).await,
+        Command::Report(args) => report::run(&cli, args),
         Command::Cache(cmd) => tasks::run_cache(&cli, cmd),
         Command::Doctor => {
             let config = session::load_config(&cli, None)?;

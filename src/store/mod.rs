@@ -1,15 +1,18 @@
-//! Persistence: the sled task store and the content-addressed cache, sharing one database.
+//! Persistence: the sled task store, the content-addressed cache and the timing history,
+//! sharing one database.
 //!
 //! sled stays behind this small interface so it can be swapped without touching stages.
 
 pub mod cache;
 pub mod tasks;
+pub mod timings;
 
 pub use cache::{Cache, CacheKey, CacheStats};
 pub use tasks::{
-    SUBTITLE_STYLES, StageRecord, StageStatus, TaskOptions, TaskRecord, TaskSpec, TaskState,
-    TaskStore,
+    BatchRef, SUBTITLE_STYLES, StageRecord, StageStatus, TaskOptions, TaskRecord, TaskSpec,
+    TaskState, TaskStore,
 };
+pub use timings::{CacheUse, StageTiming, TimingStore};
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,7 @@ pub enum StoreError {
 pub struct Store {
     pub tasks: TaskStore,
     pub cache: Cache,
+    pub timings: TimingStore,
     root: PathBuf,
 }
 
@@ -67,9 +71,11 @@ impl Store {
             db.open_tree("cache").map_err(db_err)?,
             data_dir.join("cas"),
         );
+        let timings = TimingStore::new(db.open_tree("timings").map_err(db_err)?, db_path.clone());
         Ok(Store {
             tasks,
             cache,
+            timings,
             root: data_dir.to_path_buf(),
         })
     }

@@ -32,6 +32,19 @@ pub struct TaskSpec {
     /// Per-task choices that override the config for this task only.
     #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
     pub options: TaskOptions,
+    /// The batch this task belongs to; `None` for an interactive task (`make`, dashboard),
+    /// which the scheduler serves before batch work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRef>,
+}
+
+/// A task's place in a `reelforge batch` run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRef {
+    /// The batch's id (shared by its tasks, shown as a group by the dashboard).
+    pub id: String,
+    /// The entry's line (JSON Lines) or position (TOML `[[task]]`), from 1.
+    pub entry: usize,
 }
 
 /// Settings a user picks per task (dashboard form, `make` flags); `None` keeps the config's.
