@@ -42,6 +42,9 @@ fn main() {
             },
             limits: Stage::ALL.into_iter().map(|s| (s, 64)).collect(),
             mailbox: 256,
+            // No-op stages: the engine's own overhead without CPU slots in the way.
+            classes: Default::default(),
+            ..EngineSettings::default()
         };
         let pipeline = Pipeline::start(store, StageSet::new(works).expect("stages"), settings);
         let mut events = pipeline.subscribe().await.expect("subscribe");

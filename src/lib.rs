@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod logging;
 pub mod media;
 pub mod pipeline;
+pub mod procstat;
 pub mod providers;
 pub mod retry;
 pub mod store;

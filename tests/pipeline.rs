@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use reelforge::fsutil::PartGuard;
+use reelforge::pipeline::schedule::ResourceClass;
 use reelforge::pipeline::{
     EngineSettings, Event, EventKind, JobCtx, Pipeline, PipelineHandle, RetryPolicy, Stage,
     StageError, StageOutput, StageSet, StageWork,
 };
-use reelforge::store::{StageStatus, Store, TaskSpec, TaskState};
+use reelforge::store::{BatchRef, StageStatus, Store, TaskSpec, TaskState};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,7 @@ impl StageWork for FakeStage {
         Ok(StageOutput {
             files: vec![format!("{}.out", self.stage)],
             summary: "ok".into(),
+            ..StageOutput::default()
         })
     }
 }
@@ -113,6 +115,9 @@ fn settings() -> EngineSettings {
         },
         limits: Stage::ALL.into_iter().map(|s| (s, 8)).collect(),
         mailbox: 16,
+        // The simulated stages only sleep: no CPU slots, so timings stay those of the script.
+        classes: BTreeMap::new(),
+        ..EngineSettings::default()
     }
 }
 
@@ -120,6 +125,15 @@ fn start(
     store: Store,
     behaviours: HashMap<Stage, Behaviour>,
     journal: Arc<Journal>,
+) -> PipelineHandle {
+    start_with(store, behaviours, journal, settings())
+}
+
+fn start_with(
+    store: Store,
+    behaviours: HashMap<Stage, Behaviour>,
+    journal: Arc<Journal>,
+    settings: EngineSettings,
 ) -> PipelineHandle {
     let works: BTreeMap<Stage, Arc<dyn StageWork>> = Stage::ALL
         .into_iter()
@@ -138,7 +152,7 @@ fn start(
             (stage, work)
         })
         .collect();
-    Pipeline::start(store, StageSet::new(works).unwrap(), settings())
+    Pipeline::start(store, StageSet::new(works).unwrap(), settings)
 }
 
 fn spec(subject: &str) -> TaskSpec {
@@ -496,4 +510,101 @@ async fn an_empty_subject_is_refused_with_a_clear_message() {
     );
     let err = pipeline.submit(spec("   ")).await.unwrap_err().to_string();
     assert!(err.contains("subject is empty"), "{err}");
+}
+
+#[tokio::test]
+async fn interactive_tasks_overtake_queued_batch_work_for_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let journal = Arc::new(Journal::default());
+    let quick = Behaviour {
+        delay: Duration::from_millis(5),
+        ..Behaviour::default()
+    };
+    let mut behaviours: HashMap<Stage, Behaviour> =
+        Stage::ALL.into_iter().map(|s| (s, quick.clone())).collect();
+    behaviours.insert(
+        Stage::Render,
+        Behaviour {
+            delay: Duration::from_millis(150),
+            ..Behaviour::default()
+        },
+    );
+    // One core, which a render takes whole: renders of all tasks queue for it.
+    let settings = EngineSettings {
+        cpu_slots: 1,
+        classes: BTreeMap::from([(Stage::Render, ResourceClass::Cpu { slots: 1 })]),
+        ..settings()
+    };
+    let pipeline = start_with(store.clone(), behaviours, journal.clone(), settings);
+    let mut events = pipeline.subscribe().await.unwrap();
+    let mut batch = Vec::new();
+    for entry in 1..=4 {
+        let spec = TaskSpec {
+            batch: Some(BatchRef {
+                id: "b1".into(),
+                entry,
+            }),
+            ..spec(&format!("batch {entry}"))
+        };
+        batch.push(pipeline.submit(spec).await.unwrap());
+    }
+    // Wait until the first render holds the core and the others queue behind it.
+    loop {
+        let event = events.recv().await.unwrap();
+        if event.stage == Some(Stage::Render) && matches!(event.kind, EventKind::Started { .. }) {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let user = pipeline.submit(spec("interactive")).await.unwrap();
+    let mut ends = 0;
+    while ends < 5 {
+        if events.recv().await.unwrap().ends_task() {
+            ends += 1;
+        }
+    }
+    let order: Vec<String> = {
+        let mut renders: Vec<_> = journal
+            .runs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.1 == Stage::Render)
+            .map(|r| (r.2, r.0.clone()))
+            .collect();
+        renders.sort();
+        renders.into_iter().map(|r| r.1).collect()
+    };
+    assert_eq!(order.len(), 5, "{order:?}");
+    assert_eq!(
+        order[1], user,
+        "the interactive render runs right after the one in progress: {order:?} (batch {batch:?})"
+    );
+    // Never two renders at once on the one core.
+    let runs = journal.runs.lock().unwrap().clone();
+    let mut spans: Vec<(Instant, Instant)> = runs
+        .iter()
+        .filter(|r| r.1 == Stage::Render)
+        .map(|r| (r.2, r.3))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "renders overlapped");
+    }
+
+    // Every finished stage run is in the timing history, with its output's size.
+    let timings = store.timings.all().unwrap();
+    assert_eq!(timings.len(), 5 * Stage::ALL.len());
+    for timing in &timings {
+        assert!(timing.finished_ms >= timing.started_ms);
+        assert!(timing.bytes > 0, "{timing:?}");
+        assert!(timing.peak_rss_bytes > 0, "{timing:?}");
+        assert_eq!(timing.batch.is_some(), timing.task != user, "{timing:?}");
+    }
+    let render = timings
+        .iter()
+        .find(|t| t.task == user && t.stage == Stage::Render)
+        .unwrap();
+    assert!(render.wall_ms >= 150, "{render:?}");
 }

@@ -178,6 +178,12 @@ pub struct PipelineConfig {
     pub backoff_max_ms: u64,
     /// Stage runs at once, per stage, across all tasks.
     pub limits: BTreeMap<String, usize>,
+    /// Cores shared by the CPU-heavy stages of all tasks (render takes them all; local LLM,
+    /// voice, Whisper and embeddings one each); 0: the cores of this machine.
+    pub cpu_slots: usize,
+    /// Downloaded footage kept for tasks not rendered yet before more downloads wait, MB;
+    /// 0: no limit.
+    pub footage_budget_mb: u64,
 }
 
 impl Default for PipelineConfig {
@@ -199,6 +205,8 @@ impl Default for PipelineConfig {
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
             limits,
+            cpu_slots: 0,
+            footage_budget_mb: 2048,
         }
     }
 }

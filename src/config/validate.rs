@@ -184,6 +184,13 @@ pub(super) fn validate_with(
         }
         r.int(&format!("pipeline.limits.{stage}"), limit as u64, 1, 64)?;
     }
+    r.int("pipeline.cpu_slots", pipe.cpu_slots as u64, 0, 256)?;
+    r.int(
+        "pipeline.footage_budget_mb",
+        pipe.footage_budget_mb,
+        0,
+        1_000_000,
+    )?;
     Ok(())
 }
 

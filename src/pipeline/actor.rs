@@ -1,14 +1,16 @@
 //! A stage actor: one long-lived task per stage with a bounded mailbox. Each job runs in its
-//! own tokio task under the stage's concurrency limit, retrying transient failures with
-//! exponential backoff (or the server's `Retry-After`).
+//! own tokio task under the stage's concurrency limit and the shared CPU slots (see
+//! `schedule`), retrying transient failures with exponential backoff (or the server's
+//! `Retry-After`).
 
 use super::events::EventKind;
 use super::job::{JobCtx, Report, StageWork};
-use super::{FailureKind, StageError};
+use super::schedule::{BudgetTicket, GatePermit, Priority, PriorityGate, ResourceClass, Scheduler};
+use super::{FailureKind, Stage, StageError};
 use crate::retry::RetryPolicy;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// How long a cancelled stage may take to stop on its own before it is dropped.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
@@ -23,26 +25,69 @@ pub(crate) fn spawn_stage_actor(
     limit: usize,
     policy: RetryPolicy,
     mailbox: usize,
+    scheduler: Arc<Scheduler>,
 ) -> mpsc::Sender<Job> {
     let (tx, mut rx) = mpsc::channel::<Job>(mailbox);
-    let permits = Arc::new(Semaphore::new(limit.max(1)));
+    let slots = StageSlots {
+        stage: PriorityGate::new(limit),
+        scheduler,
+    };
+    let slots = Arc::new(slots);
     tokio::spawn(async move {
         // The actor never waits on its own limit, so its mailbox drains at once and the
         // supervisor is never blocked by a busy stage; waiting jobs are `Queued`.
         while let Some(job) = rx.recv().await {
-            tokio::spawn(run_job(job, work.clone(), permits.clone(), policy));
+            tokio::spawn(run_job(job, work.clone(), slots.clone(), policy));
         }
     });
     tx
 }
 
-async fn run_job(job: Job, work: Arc<dyn StageWork>, permits: Arc<Semaphore>, policy: RetryPolicy) {
+/// What a run of one stage must hold while it works.
+struct StageSlots {
+    stage: PriorityGate,
+    scheduler: Arc<Scheduler>,
+}
+
+/// Held for one attempt; dropped during back-off so others can run.
+struct Held<'a> {
+    _stage: GatePermit,
+    _cpu: Option<GatePermit>,
+    _footage: Option<BudgetTicket<'a>>,
+}
+
+impl StageSlots {
+    /// The stage's own limit first, then (footage) room in the download budget, then (CPU
+    /// stages) the shared cores: always in this order, so no two runs wait on each other.
+    async fn acquire(&self, stage: Stage, priority: Priority) -> Held<'_> {
+        let stage_permit = self.stage.acquire(1, priority).await;
+        let footage = match stage {
+            Stage::Footage => Some(self.scheduler.footage.admit().await),
+            _ => None,
+        };
+        let cpu = match self.scheduler.class(stage) {
+            ResourceClass::Cpu { slots } => Some(self.scheduler.cpu.acquire(slots, priority).await),
+            ResourceClass::Io => None,
+        };
+        Held {
+            _stage: stage_permit,
+            _cpu: cpu,
+            _footage: footage,
+        }
+    }
+}
+
+async fn run_job(job: Job, work: Arc<dyn StageWork>, slots: Arc<StageSlots>, policy: RetryPolicy) {
     let mut ctx = job.ctx;
     let mut failures = 0;
     let mut started: Option<Instant> = None;
+    let priority = match ctx.spec.batch {
+        None => Priority::Interactive,
+        Some(_) => Priority::Batch,
+    };
     let result = loop {
         let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit.expect("stage semaphores are never closed"),
+            held = slots.acquire(ctx.stage, priority) => held,
             _ = ctx.cancel.cancelled() => break Err(StageError::cancelled()),
         };
         started.get_or_insert_with(Instant::now);

@@ -7,6 +7,7 @@ use super::Stage;
 use super::actor::spawn_stage_actor;
 use super::events::{Event, TaskId};
 use super::job::StageWork;
+use super::schedule::{ResourceClass, Scheduler, available_cores};
 use super::supervisor::Supervisor;
 use crate::retry::RetryPolicy;
 use crate::store::{Store, StoreError, TaskRecord, TaskSpec};
@@ -78,6 +79,26 @@ pub struct EngineSettings {
     /// Concurrent runs per stage across all tasks.
     pub limits: BTreeMap<Stage, usize>,
     pub mailbox: usize,
+    /// CPU slots shared by the stages of class `Cpu` (normally the number of cores).
+    pub cpu_slots: usize,
+    /// Each stage's resource class; a stage not listed is `Io`.
+    pub classes: BTreeMap<Stage, ResourceClass>,
+    /// Downloaded footage held for unrendered tasks before footage runs wait; 0: no limit.
+    pub footage_budget_bytes: u64,
+}
+
+impl EngineSettings {
+    /// The classes of the stages that compute on this machine whatever the engine: voice,
+    /// subtitles (Whisper), select (embeddings) take a slot, render (ffmpeg, which uses
+    /// every core itself) takes them all.
+    pub fn default_classes(cpu_slots: usize) -> BTreeMap<Stage, ResourceClass> {
+        let mut classes = BTreeMap::new();
+        for stage in [Stage::Voice, Stage::Subtitles, Stage::Select] {
+            classes.insert(stage, ResourceClass::Cpu { slots: 1 });
+        }
+        classes.insert(Stage::Render, ResourceClass::Cpu { slots: cpu_slots });
+        classes
+    }
 }
 
 impl Default for EngineSettings {
@@ -90,6 +111,9 @@ impl Default for EngineSettings {
             },
             limits: Stage::ALL.into_iter().map(|s| (s, 4)).collect(),
             mailbox: 64,
+            cpu_slots: available_cores(),
+            classes: EngineSettings::default_classes(available_cores()),
+            footage_budget_bytes: 0,
         }
     }
 }
@@ -104,17 +128,28 @@ pub struct Pipeline;
 impl Pipeline {
     /// Starts the supervisor and the seven stage actors on the current tokio runtime.
     pub fn start(store: Store, stages: StageSet, settings: EngineSettings) -> PipelineHandle {
+        let scheduler = Arc::new(Scheduler::new(
+            settings.cpu_slots,
+            settings.classes.clone(),
+            settings.footage_budget_bytes,
+        ));
         let actors = stages
             .works
             .into_iter()
             .map(|(stage, work)| {
                 let limit = settings.limits.get(&stage).copied().unwrap_or(1);
-                let mailbox = spawn_stage_actor(work, limit, settings.retry, settings.mailbox);
+                let mailbox = spawn_stage_actor(
+                    work,
+                    limit,
+                    settings.retry,
+                    settings.mailbox,
+                    scheduler.clone(),
+                );
                 (stage, mailbox)
             })
             .collect();
         let (tx, rx) = mpsc::channel(settings.mailbox);
-        tokio::spawn(Supervisor::new(store, actors).run(rx));
+        tokio::spawn(Supervisor::new(store, actors, scheduler).run(rx));
         PipelineHandle { commands: tx }
     }
 }

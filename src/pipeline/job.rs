@@ -16,6 +16,9 @@ pub struct StageOutput {
     pub files: Vec<String>,
     /// One line for humans ("6 sentences", "4 clips, 12 MB").
     pub summary: String,
+    /// Bytes the run brought in outside the task folder (downloaded clips live in the
+    /// shared cache): counted in the timing history and the footage budget.
+    pub external_bytes: u64,
 }
 
 /// One stage of one task, as implemented by an engine or a test double.

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod handle;
 pub mod job;
+pub mod schedule;
 pub mod stage;
 pub mod stages;
 mod supervisor;

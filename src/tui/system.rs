@@ -113,60 +113,13 @@ fn nvml_reason(error: &NvmlError) -> String {
     }
 }
 
-/// User plus system CPU time of the whole process (all threads), in seconds.
-#[cfg(target_os = "linux")]
+/// User plus system CPU time of the process's own threads, seconds.
 fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // The command name (field 2) is in parentheses and may itself contain spaces or ')',
-    // so fields are counted from the last ')': state is then field 0, utime 11, stime 12.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let total = ticks(11) + ticks(12);
-    // SAFETY: sysconf only reads a configuration value.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let per_second = if per_second > 0 {
-        per_second as f64
-    } else {
-        100.0
-    };
-    total as f64 / per_second
+    crate::procstat::cpu_times().own_s
 }
 
-#[cfg(not(target_os = "linux"))]
-fn process_cpu_seconds() -> f64 {
-    0.0
-}
-
-/// Resident set size: `/proc/self/statm` field 2 is in pages.
-#[cfg(target_os = "linux")]
 fn rss_bytes() -> u64 {
-    let pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0);
-    // SAFETY: sysconf only reads a configuration value.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let page_size = if page_size > 0 {
-        page_size as u64
-    } else {
-        4096
-    };
-    pages * page_size
-}
-
-#[cfg(not(target_os = "linux"))]
-fn rss_bytes() -> u64 {
-    0
+    crate::procstat::rss_bytes()
 }
 
 #[cfg(test)]

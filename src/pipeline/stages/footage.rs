@@ -9,6 +9,7 @@ mod search;
 use super::artifacts::{self, FootageDoc, ScriptDoc, TermsDoc};
 use super::task_config;
 use crate::config::{Config, frame_size};
+use crate::media::ClipSource;
 use crate::pipeline::{JobCtx, LogLevel, StageError, StageOutput, StageWork};
 use crate::providers::download::Downloader;
 use crate::providers::footage::generated::GeneratedSource;
@@ -196,7 +197,11 @@ impl StageWork for FootageStage {
         let totals = totals.into_inner().expect("totals lock is never poisoned");
         let summary = summary(&doc.clips, stock_clips, &totals);
         ctx.progress(Some(1.0), summary.clone());
-        Ok(StageOutput { files, summary })
+        Ok(StageOutput {
+            files,
+            summary,
+            external_bytes: stock_bytes(&doc.clips),
+        })
     }
 }
 
@@ -233,6 +238,19 @@ fn per_page(config: &Config, vendor: &str) -> u32 {
 }
 
 /// "18 clips (pexels 15, generated 3), 96.2 MB at 12.3 MB/s, 4 already downloaded".
+/// Bytes of the stock clips on disk (the user's own library is not ours to count).
+fn stock_bytes(clips: &[Clip]) -> u64 {
+    clips
+        .iter()
+        .filter(|clip| clip.provider != "local")
+        .filter_map(|clip| match &clip.source {
+            ClipSource::Video(path) | ClipSource::Image(path) => std::fs::metadata(path).ok(),
+            ClipSource::Lavfi(_) => None,
+        })
+        .map(|meta| meta.len())
+        .sum()
+}
+
 fn summary(clips: &[Clip], stock_clips: usize, totals: &Totals) -> String {
     let mut by_provider: BTreeMap<&str, usize> = BTreeMap::new();
     for clip in clips {

@@ -13,6 +13,7 @@ mod transcribe;
 mod voice;
 mod wiring;
 
+use super::schedule::{ResourceClass, available_cores};
 use super::{EngineSettings, JobCtx, RetryPolicy, Stage, StageError, StageSet, StageWork};
 use crate::config::{Config, config_for, frame_size};
 use crate::store::Store;
@@ -105,6 +106,10 @@ fn task_config(base: &Config, ctx: &JobCtx) -> Result<Config, StageError> {
 /// Retry policy and per-stage limits from `[pipeline]`.
 pub fn engine_settings(config: &Config) -> EngineSettings {
     let p = &config.pipeline;
+    let cpu_slots = match p.cpu_slots {
+        0 => available_cores(),
+        n => n,
+    };
     let limits = Stage::ALL
         .into_iter()
         .map(|s| (s, p.limits.get(s.name()).copied().unwrap_or(1)))
@@ -117,5 +122,29 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
         },
         limits,
         mailbox: 64,
+        cpu_slots,
+        classes: resource_classes(config, cpu_slots),
+        footage_budget_bytes: p.footage_budget_mb * 1024 * 1024,
     }
+}
+
+/// Which stages compute on this machine with the engines the config picks: the local LLM
+/// makes script and terms CPU work, an OpenAI-compatible endpoint leaves them waiting on
+/// the network; subtitles compute only when Whisper times the words.
+fn resource_classes(config: &Config, cpu_slots: usize) -> BTreeMap<Stage, ResourceClass> {
+    let mut classes = EngineSettings::default_classes(cpu_slots);
+    let remote_llm = match config.llm.provider.as_str() {
+        "openai" | "none" => true,
+        "auto" => !config.llm.base_url.trim().is_empty(),
+        _ => false,
+    };
+    if !remote_llm {
+        for stage in [Stage::Script, Stage::Terms] {
+            classes.insert(stage, ResourceClass::Cpu { slots: 1 });
+        }
+    }
+    if config.stt.provider != "whisper" {
+        classes.remove(&Stage::Subtitles);
+    }
+    classes
 }

@@ -90,6 +90,7 @@ impl StageWork for RenderStage {
         Ok(StageOutput {
             files,
             summary: shown.join("; "),
+            ..StageOutput::default()
         })
     }
 }

@@ -78,6 +78,7 @@ impl StageWork for ScriptStage {
         Ok(StageOutput {
             files: vec![artifacts::SCRIPT.into()],
             summary: format!("{} sentences ({origin})", doc.sentences.len()),
+            ..StageOutput::default()
         })
     }
 }

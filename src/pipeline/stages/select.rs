@@ -131,6 +131,7 @@ impl StageWork for SelectStage {
                     String::new()
                 }
             ),
+            ..StageOutput::default()
         })
     }
 }

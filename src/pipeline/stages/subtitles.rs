@@ -94,6 +94,7 @@ impl StageWork for SubtitlesStage {
         Ok(StageOutput {
             files: written,
             summary: format!("{} cues, {timed_words} timed words", cues.len()),
+            ..StageOutput::default()
         })
     }
 }

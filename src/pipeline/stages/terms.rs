@@ -63,6 +63,7 @@ impl StageWork for TermsStage {
                 doc.terms.len(),
                 doc.origin
             ),
+            ..StageOutput::default()
         })
     }
 }

@@ -46,6 +46,7 @@ impl StageWork for VoiceStage {
                 narration.duration,
                 narration.sentences.len(),
             ),
+            ..StageOutput::default()
         })
     }
 }

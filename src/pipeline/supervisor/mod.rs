@@ -7,6 +7,7 @@ use super::actor::Job;
 use super::events::{Event, EventKind, TaskId};
 use super::handle::{Command, PipelineError};
 use super::job::{JobCtx, Report};
+use super::schedule::Scheduler;
 use super::task_id::new_task_id;
 use crate::fsutil::remove_part_files;
 use crate::store::{StageStatus, Store, TaskRecord, TaskSpec, TaskState};
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod meter;
 mod reports;
 
 /// Reports handled per batch before the store is flushed and events go out.
@@ -37,10 +39,16 @@ pub(crate) struct Supervisor {
     /// Events waiting for the next flush.
     outbox: Vec<Event>,
     dirty: bool,
+    scheduler: Arc<Scheduler>,
+    meter: meter::Meter,
 }
 
 impl Supervisor {
-    pub(crate) fn new(store: Store, actors: BTreeMap<Stage, mpsc::Sender<Job>>) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        actors: BTreeMap<Stage, mpsc::Sender<Job>>,
+        scheduler: Arc<Scheduler>,
+    ) -> Self {
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         Supervisor {
             store,
@@ -51,6 +59,8 @@ impl Supervisor {
             reports_rx: Some(reports_rx),
             outbox: Vec::new(),
             dirty: false,
+            scheduler,
+            meter: meter::Meter::new(),
         }
     }
 
@@ -59,8 +69,16 @@ impl Supervisor {
             .reports_rx
             .take()
             .expect("run is called once per supervisor");
+        // Long runs that report nothing (a render) still get their memory peaks noted.
+        let mut meter_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        meter_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
+                _ = meter_tick.tick() => {
+                    if !self.meter.is_idle() {
+                        self.meter.tick();
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(command) => self.handle_command(command).await,
                     None => break,

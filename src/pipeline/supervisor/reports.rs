@@ -5,7 +5,8 @@ use super::Supervisor;
 use crate::pipeline::events::{Event, EventKind, now_ms};
 use crate::pipeline::job::{Report, StageOutput};
 use crate::pipeline::{Stage, StageError};
-use crate::store::{StageStatus, TaskRecord, TaskState};
+use crate::store::{StageStatus, StageTiming, TaskRecord, TaskState};
+use std::path::Path;
 
 impl Supervisor {
     pub(super) async fn handle_report(&mut self, report: Report) {
@@ -25,6 +26,19 @@ impl Supervisor {
     }
 
     fn handle_stage_event(&mut self, event: Event) {
+        if let Some(stage) = event.stage {
+            match &event.kind {
+                EventKind::Started { .. } => self.meter.started(&event.task, stage),
+                EventKind::CacheHit { kind, saved_ms } => {
+                    self.meter
+                        .cache_lookup(&event.task, stage, kind, Some(*saved_ms))
+                }
+                EventKind::CacheMiss { kind } => {
+                    self.meter.cache_lookup(&event.task, stage, kind, None)
+                }
+                _ => {}
+            }
+        }
         let persist = matches!(
             event.kind,
             EventKind::Started { .. } | EventKind::Failed { .. }
@@ -56,17 +70,40 @@ impl Supervisor {
         result: Result<StageOutput, StageError>,
         elapsed_ms: u64,
     ) {
+        let usage = self.meter.finish(task, stage);
+        match (&result, stage) {
+            (Ok(output), Stage::Footage) => {
+                self.scheduler.footage.hold(task, output.external_bytes)
+            }
+            (_, Stage::Render) => self.scheduler.footage.release(task),
+            _ => {}
+        }
         let Some(active) = self.active.get_mut(task) else {
             return;
         };
         active.running.remove(&stage);
         let r = active.record.stage_mut(stage);
+        let mut timing = None;
         r.attempts = r.attempts.max(attempts);
         r.finished_ms = Some(now_ms());
         r.elapsed_ms = Some(elapsed_ms);
         let kind = match result {
             Ok(output) => {
                 r.status = StageStatus::Done;
+                timing = Some(StageTiming {
+                    task: task.to_string(),
+                    stage,
+                    started_ms: r.started_ms.unwrap_or_else(now_ms),
+                    finished_ms: r.finished_ms.unwrap_or_else(now_ms),
+                    wall_ms: elapsed_ms,
+                    cpu_ms: usage.cpu_ms.round() as u64,
+                    bytes: files_size(&self.store.tasks.task_dir(task), &output.files)
+                        + output.external_bytes,
+                    cache: usage.cache,
+                    peak_rss_bytes: usage.peak_rss_bytes,
+                    attempts: r.attempts,
+                    batch: active.spec.batch.as_ref().map(|b| b.id.clone()),
+                });
                 r.outputs = output.files;
                 r.summary = output.summary;
                 EventKind::Finished { elapsed_ms }
@@ -87,6 +124,12 @@ impl Supervisor {
             }
         };
         let record = active.record.clone();
+        if let Some(timing) = timing {
+            // Made durable with the record by the same flush.
+            if let Err(e) = self.store.timings.record(&timing) {
+                tracing::warn!(task, %stage, "cannot record the stage's timing: {e}");
+            }
+        }
         self.save(&record);
         self.announce(task, Some(stage), kind);
         self.dispatch_ready(task).await;
@@ -104,6 +147,8 @@ impl Supervisor {
             return;
         }
         let mut record = record.clone();
+        // Whatever the outcome, the task's downloaded footage no longer waits for a render.
+        self.scheduler.footage.release(task);
         record.finished_ms = Some(now_ms());
         let elapsed_ms = record
             .finished_ms
@@ -164,4 +209,13 @@ fn final_output(record: &TaskRecord, dir: &std::path::Path) -> Option<std::path:
         .map(|s| record.stage(s))
         .find(|r| r.status == StageStatus::Done && !r.outputs.is_empty())
         .map(|r| dir.join(&r.outputs[0]))
+}
+
+/// Bytes of a stage's output files (relative to the task folder); missing files count 0.
+fn files_size(dir: &Path, files: &[String]) -> u64 {
+    files
+        .iter()
+        .filter_map(|file| std::fs::metadata(dir.join(file)).ok())
+        .map(|meta| meta.len())
+        .sum()
 }
