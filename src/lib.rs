@@ -13,6 +13,7 @@ pub mod media;
 pub mod pipeline;
 pub mod procstat;
 pub mod providers;
+pub mod report;
 pub mod retry;
 pub mod store;
 pub mod tui;

@@ -1,38 +1,16 @@
-//! Where a task's time went: stage intervals on one axis, which stages overlapped, the
-//! critical path through the stage graph, and its longest stage (the bottleneck).
+//! Where a task's time went, for the dashboard: the task's stage intervals on one axis,
+//! handed to the span algorithms `reelforge report` uses too (`crate::report::spans`), so
+//! the overlaps, critical path and bottleneck shown live match the report's.
 
 use super::state::TaskView;
 use crate::pipeline::Stage;
+use crate::report::spans as algo;
 use crate::store::StageStatus;
 
-/// One stage's interval, ms since the epoch (`end` is now for a running stage).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span {
-    pub stage: Stage,
-    pub start: u64,
-    pub end: u64,
-}
+pub use crate::report::spans::{Bottleneck, Span};
 
-impl Span {
-    pub fn len(&self) -> u64 {
-        self.end.saturating_sub(self.start)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The bottleneck: the longest stage on the critical path and its share of the task's
-/// wall time.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Bottleneck {
-    pub stage: Stage,
-    pub ms: u64,
-    pub share: f64,
-}
-
-/// Intervals of every stage that has started, in stage order.
+/// Intervals of every stage that has started, in stage order (`end` is now for a running
+/// stage).
 pub fn spans(task: &TaskView, now_ms: u64) -> Vec<Span> {
     task.stages
         .iter()
@@ -54,57 +32,15 @@ pub fn spans(task: &TaskView, now_ms: u64) -> Vec<Span> {
 
 /// Pairs of stages that ran at the same time, with how long they overlapped (ms).
 pub fn overlaps(task: &TaskView, now_ms: u64) -> Vec<(Stage, Stage, u64)> {
-    let spans = spans(task, now_ms);
-    let mut out = Vec::new();
-    for (i, a) in spans.iter().enumerate() {
-        for b in &spans[i + 1..] {
-            let shared = a.end.min(b.end).saturating_sub(a.start.max(b.start));
-            if shared > 0 {
-                out.push((a.stage, b.stage, shared));
-            }
-        }
-    }
-    out
+    algo::overlaps(&spans(task, now_ms))
 }
 
-/// The chain of stages that decided when the task ended, first to last: from the stage
-/// that ended last, back through the input that became ready last.
+/// The chain of stages that decided when the task ended (or will, while it runs).
 pub fn critical_path(task: &TaskView, now_ms: u64) -> Vec<Stage> {
-    let spans = spans(task, now_ms);
-    let by_stage = |stage: Stage| spans.iter().find(|s| s.stage == stage);
-    let Some(mut at) = spans.iter().max_by_key(|s| (s.end, s.stage.index())) else {
-        return Vec::new();
-    };
-    let mut path = vec![at.stage];
-    while let Some(gate) = at
-        .stage
-        .deps()
-        .iter()
-        .filter_map(|&d| by_stage(d))
-        .max_by_key(|s| (s.end, s.stage.index()))
-    {
-        path.push(gate.stage);
-        at = gate;
-    }
-    path.reverse();
-    path
+    algo::critical_path(&spans(task, now_ms))
 }
 
-/// The longest stage on the critical path, with its share of the task's wall time (first
-/// start to last end).
+/// The longest stage on the critical path, with its share of the task's wall time.
 pub fn bottleneck(task: &TaskView, now_ms: u64) -> Option<Bottleneck> {
-    let spans = spans(task, now_ms);
-    let first = spans.iter().map(|s| s.start).min()?;
-    let last = spans.iter().map(|s| s.end).max()?;
-    let total = last.saturating_sub(first);
-    let path = critical_path(task, now_ms);
-    let longest = spans
-        .iter()
-        .filter(|s| path.contains(&s.stage))
-        .max_by_key(|s| (s.len(), std::cmp::Reverse(s.stage.index())))?;
-    (total > 0).then(|| Bottleneck {
-        stage: longest.stage,
-        ms: longest.len(),
-        share: longest.len() as f64 / total as f64,
-    })
+    algo::bottleneck(&spans(task, now_ms))
 }
