@@ -42,6 +42,7 @@ pub struct Config {
     pub net: NetConfig,
     pub music: MusicConfig,
     pub ui: UiConfig,
+    pub select: SelectConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -246,6 +247,33 @@ impl Default for SttConfig {
             provider: "whisper".into(),
             language: "auto".into(),
             word_timings: true,
+        }
+    }
+}
+
+/// `[select]`: how the semantic concat mode picks footage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelectConfig {
+    /// A sentence whose best clip scores below this (0–3; 0 turns it off) gets more
+    /// candidates searched with other terms before the best available is accepted.
+    pub min_relevance: f64,
+    /// Extra search rounds for such sentences, 0–3.
+    pub alternative_rounds: u32,
+    /// A folder with CLIP weights (`model.safetensors`, `config.json`, `tokenizer.json`,
+    /// Hugging Face names) to score keyframes against sentences as well; "" = text only.
+    pub clip_model: String,
+    /// How much the CLIP image score counts beside the text score (0–1).
+    pub clip_weight: f64,
+}
+
+impl Default for SelectConfig {
+    fn default() -> Self {
+        SelectConfig {
+            min_relevance: 0.45,
+            alternative_rounds: 1,
+            clip_model: String::new(),
+            clip_weight: 0.5,
         }
     }
 }

@@ -161,6 +161,16 @@ pub(super) fn validate_with(
         ));
     }
 
+    let select = &cfg.select;
+    r.float("select.min_relevance", select.min_relevance, 0.0, 3.0)?;
+    r.int(
+        "select.alternative_rounds",
+        select.alternative_rounds.into(),
+        0,
+        3,
+    )?;
+    r.float("select.clip_weight", select.clip_weight, 0.0, 1.0)?;
+
     let pipe = &cfg.pipeline;
     r.int("pipeline.max_attempts", pipe.max_attempts.into(), 1, 10)?;
     if pipe.backoff_base_ms < 1 || pipe.backoff_base_ms > pipe.backoff_max_ms {
