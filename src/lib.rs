@@ -5,6 +5,7 @@
 //! `store` (sled task store and content-addressed cache), `config`, and `cli` on top.
 //! Nothing below `cli` touches a terminal.
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod fsutil;

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use reelforge::pipeline::events::DownloadState;
 use reelforge::pipeline::{Event, EventKind, Stage};
-use reelforge::store::{StageStatus, TaskRecord, TaskSpec, TaskState};
+use reelforge::store::{BatchRef, StageStatus, TaskRecord, TaskSpec, TaskState};
 use reelforge::tui::analysis::{bottleneck, critical_path, overlaps, spans};
 use reelforge::tui::reduce::{Effect, Msg, update};
 use reelforge::tui::state::{Confirm, Overlay, Pane, TaskStatus, UiState};
@@ -461,4 +461,97 @@ fn idle_ticks_draw_nothing_and_live_ones_sample_throughput() {
     let task = state.task(TASK).unwrap();
     assert_eq!(task.throughput.last(), Some(2_000_000));
     assert_eq!(task.stage(Stage::Footage).elapsed_ms(61_000), Some(1_000));
+}
+
+fn batch_record(id: &str, batch: Option<(&str, usize)>, state: TaskState) -> TaskRecord {
+    let spec = TaskSpec {
+        subject: format!("subject of {id}"),
+        aspect: "9:16".into(),
+        batch: batch.map(|(batch, entry)| BatchRef {
+            id: batch.into(),
+            entry,
+        }),
+        ..TaskSpec::default()
+    };
+    let mut record = TaskRecord::new(id.into(), spec);
+    record.state = state;
+    record
+}
+
+#[test]
+fn batch_tasks_are_grouped_under_a_header_after_the_tasks_started_alone() {
+    let mut state = UiState::new(Theme::dark(), 1_000);
+    // A live task of a batch appears by its events first; its record then says its batch.
+    update(
+        &mut state,
+        Msg::Pipeline(Event {
+            task: "20261127-120001-b002".into(),
+            stage: None,
+            at_ms: 1_000,
+            kind: EventKind::Submitted {
+                subject: "subject of 20261127-120001-b002".into(),
+            },
+        }),
+    );
+    update(
+        &mut state,
+        Msg::Records(vec![
+            batch_record("20261127-130000-solo", None, TaskState::Done),
+            batch_record(
+                "20261127-120000-b001",
+                Some(("cats-1a2b3c4d-1", 5)),
+                TaskState::Done,
+            ),
+            batch_record(
+                "20261127-120001-b002",
+                Some(("cats-1a2b3c4d-1", 2)),
+                TaskState::Running,
+            ),
+            batch_record(
+                "20261127-110000-c001",
+                Some(("dogs-99aa88bb-1", 1)),
+                TaskState::Failed,
+            ),
+        ]),
+    );
+    let order: Vec<&str> = state.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "20261127-130000-solo",
+            "20261127-110000-c001",
+            "20261127-120001-b002",
+            "20261127-120000-b001"
+        ],
+        "alone first, then each batch together in entry order, batches by start"
+    );
+    assert_eq!(state.batch_counts("cats-1a2b3c4d-1"), (1, 0, 2));
+
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40))
+        .expect("a test backend never fails");
+    terminal
+        .draw(|f| reelforge::tui::view::draw(f, &state))
+        .expect("drawing to a test backend never fails");
+    let buffer = terminal.backend().buffer();
+    // The task list is the left column (the pipeline pane's title names a task too).
+    let rows: Vec<String> = (0..buffer.area.height)
+        .map(|y| (0..38).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect();
+    let row_of = |needle: &str| {
+        rows.iter()
+            .position(|r| r.contains(needle))
+            .unwrap_or_else(|| panic!("no row shows {needle:?}:\n{}", rows.join("\n")))
+    };
+    let solo = row_of("subject of 20261127-130000-solo");
+    // The id is cut to leave room for the counts in a narrow pane.
+    let dogs = row_of("batch dogs-");
+    assert_eq!(dogs, row_of("0/1 done, 1 failed"));
+    let cats = row_of("batch cats-1a2b3c4d-1 1/2 done");
+    let entry_2 = row_of("subject of 20261127-120001-b002");
+    assert!(
+        solo < dogs && dogs < cats && cats < entry_2,
+        "{}",
+        rows.join("\n")
+    );
+    assert_eq!(rows.iter().filter(|r| r.contains("batch cats")).count(), 1);
 }

@@ -3,123 +3,78 @@
 
 use super::progress::ProgressPrinter;
 use super::{Cli, MakeArgs, session};
-use crate::config::{TaskOption, apply_options};
+use crate::batch::{Field, Naming, ScriptSource, TaskRequest, check_task};
+use crate::config::TaskOption;
 use crate::pipeline::{Event, EventKind, PipelineHandle};
-use crate::store::{TaskOptions, TaskSpec};
+use crate::store::TaskOptions;
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::process::ExitCode;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
-    let config = session::load_config(cli, args.aspect.as_deref())?;
-    let script = match &args.script {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the script file {}", path.display()))?;
-            if text.trim().is_empty() {
-                bail!(
-                    "the script file {} is empty: write the narration in it, or leave out --script",
-                    path.display()
-                );
-            }
-            Some(text)
-        }
-        None => None,
-    };
-    if args.subject.trim().is_empty() && script.is_none() && args.narration.is_none() {
-        bail!(
-            "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\""
-        );
-    }
-    if let Some(narration) = &args.narration {
-        check_narration(narration)?;
-    }
-    for dir in &args.footage_dirs {
-        if !dir.is_dir() {
-            bail!(
-                "--footage-dir {} is not a folder: give a folder of videos or images",
-                dir.display()
-            );
-        }
-    }
-    let spec = TaskSpec {
-        subject: args.subject.trim().to_string(),
-        script,
-        aspect: config.video.aspect.clone(),
-        narration: args.narration.as_deref().map(absolute),
-        footage_dirs: args.footage_dirs.iter().map(|d| absolute(d)).collect(),
-        out: args.out.as_deref().map(absolute),
-        stop_at: args.stop_at,
-        options: task_options(&args),
-        batch: None,
-    };
-    // The task's own settings, checked now so a bad flag fails before a task exists; the
-    // stages apply the same options to the same config.
-    let effective = apply_options(&config, &spec.options, |option| flag(option).to_string())
-        .map_err(anyhow::Error::msg)?;
-    let local = !spec.footage_dirs.is_empty() || !effective.footage.local_dirs.is_empty();
-    session::preflight(&effective, &spec.planned_stages(), local)?;
+    let config = session::load_config(cli, None)?;
+    // The checks every batch entry gets too; all problems are reported at once.
+    let task = check_task(&config, &request(&args), &Flags, None).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(lines.join("\n"))
+    })?;
+    session::preflight(
+        &task.config,
+        &task.spec.planned_stages(),
+        task.local_footage,
+    )?;
     let session = session::start(cli, config, args.preload).await?;
     let mut events = session.pipeline.subscribe().await?;
-    let task = session.pipeline.submit(spec).await?;
-    follow(&session.pipeline, &mut events, &task, args.json).await
+    let id = session.pipeline.submit(task.spec).await?;
+    follow(&session.pipeline, &mut events, &id, args.json).await
 }
 
-/// The per-task flags as task options; paths made absolute, as the task may be resumed from
-/// another folder.
-fn task_options(args: &MakeArgs) -> TaskOptions {
-    TaskOptions {
-        voice: args.voice.clone(),
-        sources: args
-            .sources
-            .as_ref()
-            .map(|s| s.iter().map(|name| name.trim().to_string()).collect()),
-        music: args.music.as_deref().map(|music| match music.trim() {
-            "none" => "none".to_string(),
-            path => absolute(std::path::Path::new(path)).display().to_string(),
-        }),
-        subtitle_style: args.subtitle_style.clone(),
-        video_count: args.video_count,
+/// The flags as a task request.
+fn request(args: &MakeArgs) -> TaskRequest {
+    TaskRequest {
+        subject: args.subject.clone(),
+        script: args.script.clone().map(ScriptSource::File),
+        narration: args.narration.clone(),
+        aspect: args.aspect.clone(),
+        footage_dirs: args.footage_dirs.clone(),
+        out: args.out.clone(),
+        stop_at: args.stop_at,
+        options: TaskOptions {
+            voice: args.voice.clone(),
+            sources: args.sources.clone(),
+            music: args.music.clone(),
+            subtitle_style: args.subtitle_style.clone(),
+            video_count: args.video_count,
+        },
     }
 }
 
-/// The `make` flag that sets a task option.
-fn flag(option: TaskOption) -> &'static str {
-    match option {
-        TaskOption::Voice => "--voice",
-        TaskOption::Sources => "--sources",
-        TaskOption::Music => "--music",
-        TaskOption::SubtitleStyle => "--subtitle-style",
-        TaskOption::VideoCount => "--videos",
-    }
-}
+/// Names settings as `make`'s flags.
+struct Flags;
 
-const NARRATION_FORMATS: &[&str] = &["mp3", "wav", "m4a", "aac", "flac", "ogg", "opus"];
-
-fn check_narration(path: &std::path::Path) -> anyhow::Result<()> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    if !NARRATION_FORMATS.contains(&ext.as_str()) {
-        bail!(
-            "--narration {}: not an audio file this tool reads (use one of {})",
-            path.display(),
-            NARRATION_FORMATS.join(", ")
-        );
+impl Naming for Flags {
+    fn name(&self, field: Field) -> String {
+        match field {
+            Field::Subject => "the subject",
+            Field::Script | Field::ScriptFile => "--script",
+            Field::Narration => "--narration",
+            Field::Aspect => "--aspect",
+            Field::FootageDirs => "--footage-dir",
+            Field::Out => "--out",
+            Field::StopAt => "--stop-at",
+            Field::Option(TaskOption::Voice) => "--voice",
+            Field::Option(TaskOption::Sources) => "--sources",
+            Field::Option(TaskOption::Music) => "--music",
+            Field::Option(TaskOption::SubtitleStyle) => "--subtitle-style",
+            Field::Option(TaskOption::VideoCount) => "--videos",
+        }
+        .to_string()
     }
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("cannot read the narration file {}", path.display()))?;
-    if meta.len() == 0 {
-        bail!("the narration file {} is empty", path.display());
-    }
-    Ok(())
-}
 
-fn absolute(path: &std::path::Path) -> std::path::PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    fn empty_subject(&self) -> String {
+        "the subject is empty: say what the video is about, e.g. reelforge make \"Why do cats purr?\"".into()
+    }
 }
 
 /// Prints `task`'s events until it ends; the exit code says how it ended.

@@ -120,7 +120,7 @@ pub struct BatchArgs {
     /// ones resume from their last finished stage, the rest start.
     #[arg(long)]
     pub resume: bool,
-    /// Where the summary JSON goes (default: batch-<id>.json in the data folder).
+    /// Where the summary JSON goes (default: batches/<id>.json in the data folder).
     #[arg(long)]
     pub summary: Option<PathBuf>,
     /// One JSON event per line instead of progress lines.

@@ -154,7 +154,7 @@ fn apply_event(state: &mut UiState, event: Event) -> Vec<Effect> {
         state
             .tasks
             .push(TaskView::new(event.task.clone(), subject, event.at_ms));
-        state.tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        state.sort_tasks();
         if state.follow_new || selected.is_none() {
             state.follow_new = false;
             reselect(state, Some(&event.task));
@@ -351,14 +351,25 @@ fn merge_record(state: &mut UiState, record: &TaskRecord) {
             TaskState::Failed => TaskStatus::Failed,
             TaskState::Cancelled => TaskStatus::Cancelled,
         };
+        view.batch = record.spec.batch.clone();
         state.tasks.push(view);
-        state.tasks.sort_by(|a, b| a.id.cmp(&b.id));
+        state.sort_tasks();
         reselect(state, selected.as_deref().or(Some(&record.id)));
     }
     let task = state
         .task_mut(&record.id)
         .expect("the task view exists or was created above");
     let live = task.status.is_active();
+    if task.batch != record.spec.batch {
+        // Known only from the record: the task moves into its batch's group.
+        task.batch = record.spec.batch.clone();
+        let shown = state.selected_task().map(|t| t.id.clone());
+        state.sort_tasks();
+        reselect(state, shown.as_deref());
+    }
+    let task = state
+        .task_mut(&record.id)
+        .expect("the task view exists or was created above");
     if task.subject.is_empty() {
         task.subject = record.spec.subject.clone();
     }

@@ -6,8 +6,8 @@ use super::form::TaskForm;
 use super::theme::Theme;
 use crate::pipeline::Stage;
 use crate::pipeline::events::{DownloadState, LogLevel, TaskId};
-use crate::store::StageStatus;
-use std::collections::{BTreeMap, VecDeque};
+use crate::store::{BatchRef, StageStatus};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Samples kept for each sparkline (one per second).
 pub const SPARK_LEN: usize = 120;
@@ -206,6 +206,9 @@ pub struct TaskView {
     /// Local models the task used and their load time (0 when already loaded).
     pub models: Vec<(String, u64)>,
     pub logs: VecDeque<LogLine>,
+    /// The `reelforge batch` run the task belongs to (from its record); `None` for a task
+    /// started on its own.
+    pub batch: Option<BatchRef>,
 }
 
 impl TaskView {
@@ -227,6 +230,7 @@ impl TaskView {
             cache: BTreeMap::new(),
             models: Vec::new(),
             logs: VecDeque::new(),
+            batch: None,
         }
     }
 
@@ -428,6 +432,48 @@ impl UiState {
 
     pub fn task_mut(&mut self, id: &str) -> Option<&mut TaskView> {
         self.tasks.iter_mut().find(|t| t.id == id)
+    }
+
+    /// Puts the tasks in the order the list shows them: tasks started on their own first,
+    /// oldest first (ids sort by creation time), then each batch together, in entry order,
+    /// batches in the order they started.
+    pub fn sort_tasks(&mut self) {
+        let mut batch_start: HashMap<String, TaskId> = HashMap::new();
+        for task in &self.tasks {
+            if let Some(batch) = &task.batch {
+                let first = batch_start
+                    .entry(batch.id.clone())
+                    .or_insert(task.id.clone());
+                if task.id < *first {
+                    *first = task.id.clone();
+                }
+            }
+        }
+        self.tasks.sort_by_cached_key(|t| match &t.batch {
+            None => (false, String::new(), String::new(), 0, t.id.clone()),
+            Some(b) => (
+                true,
+                batch_start.get(&b.id).cloned().unwrap_or_default(),
+                b.id.clone(),
+                b.entry,
+                t.id.clone(),
+            ),
+        });
+    }
+
+    /// Tasks of batch `id` shown: (done, failed, all).
+    pub fn batch_counts(&self, id: &str) -> (usize, usize, usize) {
+        let tasks = self
+            .tasks
+            .iter()
+            .filter(|t| t.batch.as_ref().is_some_and(|b| b.id == id));
+        tasks.fold((0, 0, 0), |(done, failed, all), t| {
+            (
+                done + usize::from(t.status == TaskStatus::Done),
+                failed + usize::from(t.status == TaskStatus::Failed),
+                all + 1,
+            )
+        })
     }
 
     pub fn running_count(&self) -> usize {

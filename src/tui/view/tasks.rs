@@ -40,7 +40,22 @@ pub(super) fn draw_tasks(frame: &mut Frame, area: Rect, state: &UiState, focused
         .tasks
         .iter()
         .enumerate()
-        .map(|(i, task)| task_lines(state, task, i == state.selected, w))
+        .map(|(i, task)| {
+            let mut lines = task_lines(state, task, i == state.selected, w);
+            // The tasks of a batch are sorted together: a header opens each group, and
+            // travels with its first task when the list scrolls.
+            let opens_group = task.batch.as_ref().is_some_and(|b| {
+                i == 0
+                    || state.tasks[i - 1]
+                        .batch
+                        .as_ref()
+                        .is_none_or(|p| p.id != b.id)
+            });
+            if let (true, Some(batch)) = (opens_group, &task.batch) {
+                lines.insert(0, batch_header(state, &batch.id, w));
+            }
+            lines
+        })
         .collect();
     // Skip tasks from the top until the selected one fits, so it is always in view.
     let height = usize::from(inner.height);
@@ -52,6 +67,23 @@ pub(super) fn draw_tasks(frame: &mut Frame, area: Rect, state: &UiState, focused
     }
     let lines: Vec<Line> = blocks.into_iter().skip(first).flatten().collect();
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `batch tasks-1a2b… 5/12 done` (and how many failed): the id is cut to leave the counts.
+fn batch_header<'a>(state: &UiState, id: &str, w: usize) -> Line<'a> {
+    let (done, failed, all) = state.batch_counts(id);
+    let mut counts = format!(" {done}/{all} done");
+    if failed > 0 {
+        counts += &format!(", {failed} failed");
+    }
+    let room = w.saturating_sub(text::width(&counts) + "batch ".len());
+    let line = format!("batch {}{counts}", text::truncate(id, room));
+    Line::from(Span::styled(
+        text::truncate(&line, w),
+        Style::new()
+            .fg(state.theme.accent)
+            .add_modifier(Modifier::BOLD),
+    ))
 }
 
 /// Two lines per task (three when it has an output path or an error to show).
