@@ -11,6 +11,7 @@ mod states;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use reelforge::tui::cuts::CutView;
 use reelforge::tui::state::{Confirm, Overlay, UiState};
 use reelforge::tui::theme::Theme;
 use states::{T0, failed, help, idle, mid_download, new_task_form, states};
@@ -131,6 +132,45 @@ fn mid_download_shows_stages_downloads_and_system() {
     );
     let tiny = render(&mid_download(), 40, 12);
     assert_has(&tiny, &["footage", "running", "Pipeline"]);
+}
+
+#[test]
+fn a_done_select_stage_lists_the_clip_chosen_for_each_cut() {
+    let mut state = idle();
+    let cut = |sentence: usize, start: f64, clip: &str, score: f32, text: &str| CutView {
+        sentence,
+        start,
+        clip: clip.into(),
+        score: Some(score),
+        text: text.into(),
+    };
+    state.tasks[0].cuts = vec![
+        cut(
+            0,
+            0.0,
+            "lava flowing at night",
+            0.91,
+            "Lava glows as it flows.",
+        ),
+        cut(
+            1,
+            4.2,
+            "geyser erupting",
+            0.74,
+            "Geysers erupt every few minutes.",
+        ),
+    ];
+    let screen = render(&state, 120, 40);
+    assert_has(
+        &screen,
+        &[
+            "footage chosen (2 cuts)",
+            "0.91  lava flowing at night · “Lava glows as it flows.”",
+            "4.2s  0.74  geyser erupting",
+        ],
+    );
+    // Without cuts (select not done or no timeline yet) the pane is as before.
+    assert!(!render(&idle(), 120, 40).contains("footage chosen"));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! arrived together.
 
 use super::audio::Player;
+use super::cuts;
 use super::logring::LogItem;
 use super::reduce::{Effect, Msg, update};
 use super::state::{NoticeLevel, UiState};
@@ -12,7 +13,7 @@ use super::system::SystemSampler;
 use super::view;
 use crate::pipeline::events::now_ms;
 use crate::pipeline::{Event, PipelineHandle, Stage};
-use crate::store::Store;
+use crate::store::{StageStatus, Store};
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use ratatui::Terminal;
@@ -164,7 +165,15 @@ fn carry_out(
             });
         }
         Effect::Refresh(task) => {
-            tokio::spawn(async move { refresh(&pipeline, &task, &tx).await });
+            let dir = wiring.store.tasks.task_dir(&task);
+            tokio::spawn(async move {
+                if refresh(&pipeline, &task, &tx).await == Some(StageStatus::Done) {
+                    let cuts = tokio::task::spawn_blocking(move || cuts::load(&dir))
+                        .await
+                        .unwrap_or_default();
+                    let _ = tx.send(Msg::Cuts { task, cuts });
+                }
+            });
         }
         Effect::Delete(task) => {
             let store = wiring.store.clone();
@@ -203,10 +212,17 @@ fn carry_out(
     }
 }
 
-async fn refresh(pipeline: &PipelineHandle, task: &str, tx: &UnboundedSender<Msg>) {
-    if let Ok(record) = pipeline.record(task).await {
-        let _ = tx.send(Msg::Records(vec![record]));
-    }
+/// Sends the task's record; returns the status of its select stage (whose choices the
+/// pipeline pane shows once it is done).
+async fn refresh(
+    pipeline: &PipelineHandle,
+    task: &str,
+    tx: &UnboundedSender<Msg>,
+) -> Option<StageStatus> {
+    let record = pipeline.record(task).await.ok()?;
+    let select = record.stage(Stage::Select).status;
+    let _ = tx.send(Msg::Records(vec![record]));
+    Some(select)
 }
 
 /// The narration the voice stage wrote (or the user's recording).

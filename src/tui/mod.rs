@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod app;
 pub mod audio;
+pub mod cuts;
 pub mod form;
 pub mod keys;
 pub mod logring;

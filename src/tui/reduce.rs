@@ -1,6 +1,7 @@
 //! The one place the dashboard's state changes. Every input is a `Msg`; what must happen
 //! outside (a pipeline command, playback) comes back as `Effect`s for `app` to carry out.
 
+use super::cuts::CutView;
 use super::keys;
 use super::state::{
     DownloadView, LogLine, Notice, NoticeLevel, SystemSample, TaskStatus, TaskView, UiState,
@@ -34,6 +35,11 @@ pub enum Msg {
     },
     /// A task was deleted from the store.
     Removed(TaskId),
+    /// The clips the task's select stage chose (read after it finished).
+    Cuts {
+        task: TaskId,
+        cuts: Vec<CutView>,
+    },
     /// Playback of a task's narration ended (or could not start: see the notice).
     PlaybackStopped,
     Resize,
@@ -106,6 +112,13 @@ pub fn update(state: &mut UiState, msg: Msg) -> Vec<Effect> {
         }
         Msg::Notice { level, text } => {
             notify(state, level, text);
+            Vec::new()
+        }
+        Msg::Cuts { task, cuts } => {
+            if let Some(view) = state.task_mut(&task) {
+                view.cuts = cuts;
+                state.dirty = true;
+            }
             Vec::new()
         }
         Msg::Removed(id) => {

@@ -2,6 +2,7 @@
 //! `view/` draws it as a pure function. No terminal or pipeline handle lives here, so a
 //! scripted sequence of messages can be replayed in tests.
 
+use super::cuts::CutView;
 use super::form::TaskForm;
 use super::theme::Theme;
 use crate::pipeline::Stage;
@@ -209,6 +210,8 @@ pub struct TaskView {
     /// The `reelforge batch` run the task belongs to (from its record); `None` for a task
     /// started on its own.
     pub batch: Option<BatchRef>,
+    /// The clips the select stage chose, once it is done.
+    pub cuts: Vec<CutView>,
 }
 
 impl TaskView {
@@ -229,6 +232,7 @@ impl TaskView {
             throughput: Ring::default(),
             cache: BTreeMap::new(),
             models: Vec::new(),
+            cuts: Vec::new(),
             logs: VecDeque::new(),
             batch: None,
         }

@@ -2,7 +2,8 @@
 //! word), attempt, live timer and a Gantt bar. Every bar shares one time axis, from the
 //! task's first start to now (or its end), so stages that ran at the same time overlap on
 //! screen. The bottleneck from `analysis::bottleneck` is marked with "◆" and its share, and
-//! a failed stage's error is printed under its row.
+//! a failed stage's error is printed under its row. Once select is done, the full layout
+//! lists the clip chosen for each cut, with its relevance score in semantic mode.
 
 use super::{muted_line, pane_block, text};
 use crate::pipeline::Stage;
@@ -77,7 +78,51 @@ pub(super) fn height(state: &UiState, width: u16, full: bool) -> u16 {
             .sum()
     });
     let axis = usize::from(full && Columns::for_width(w).bar > 0);
-    super::cells(2 + Stage::ALL.len() + errors + axis)
+    let cuts = match state.selected_task() {
+        Some(task) if full => cut_rows(task),
+        _ => 0,
+    };
+    super::cells(2 + Stage::ALL.len() + errors + axis + cuts)
+}
+
+/// Cuts listed in the full layout; the rest are in the task's timeline.json.
+const MAX_CUTS: usize = 6;
+
+/// Rows for the chosen clips: a heading and one per cut, once select is done.
+fn cut_rows(task: &TaskView) -> usize {
+    if task.stage(Stage::Select).status != StageStatus::Done || task.cuts.is_empty() {
+        return 0;
+    }
+    1 + task.cuts.len().min(MAX_CUTS)
+}
+
+/// "  3  0.82  forest river at dawn · “Rivers carry their leaves…”", fitted to `w` cells.
+fn cut_lines<'a>(theme: &Theme, task: &TaskView, w: usize) -> Vec<Line<'a>> {
+    if cut_rows(task) == 0 {
+        return Vec::new();
+    }
+    let mut lines = vec![muted_line(
+        theme,
+        &format!("footage chosen ({} cuts)", task.cuts.len()),
+    )];
+    for cut in task.cuts.iter().take(MAX_CUTS) {
+        let score = cut
+            .score
+            .map_or_else(|| "  –  ".to_string(), |s| format!("{s:>5.2}"));
+        let said = if cut.text.is_empty() {
+            String::new()
+        } else {
+            format!(" · “{}”", cut.text)
+        };
+        let row = format!(
+            "{:>3} {:>6.1}s {score}  {}{said}",
+            cut.sentence + 1,
+            cut.start,
+            cut.clip
+        );
+        lines.push(Line::from(text::truncate(&row, w)));
+    }
+    lines
 }
 
 /// The shared time axis: first start to now (running) or to the task's end.
@@ -182,6 +227,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &UiState, focused: bool
     }
     if let Some((start, end)) = axis.filter(|_| full && cols.bar > 0) {
         lines.push(axis_line(theme, &cols, end.saturating_sub(start)));
+    }
+    if full {
+        lines.extend(cut_lines(theme, task, w));
     }
     // Keep the selected stage (or the failure) in view when the pane is short.
     let skip = (anchor + 1).saturating_sub(usize::from(inner.height));
