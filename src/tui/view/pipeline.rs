@@ -103,7 +103,7 @@ fn cut_lines<'a>(theme: &Theme, task: &TaskView, w: usize) -> Vec<Line<'a>> {
     }
     let mut lines = vec![muted_line(
         theme,
-        &format!("footage chosen ({} cuts)", task.cuts.len()),
+        format!("footage chosen ({} cuts)", task.cuts.len()),
     )];
     for cut in task.cuts.iter().take(MAX_CUTS) {
         let score = cut
