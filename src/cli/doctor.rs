@@ -85,6 +85,7 @@ pub fn run_checks_with_path(cfg: &Config, path_var: &OsStr) -> Vec<Check> {
     );
     checks.push(font_check(cfg, path_var));
     checks.extend(model_checks(cfg));
+    checks.extend(clip_check(cfg));
     checks.push(llm_check(cfg));
     checks.push(api_key_check(cfg));
     checks.extend(footage::footage_checks(cfg));
@@ -334,6 +335,25 @@ fn model_checks(cfg: &Config) -> Vec<Check> {
             check.required_if(required)
         })
         .collect()
+}
+
+/// CLIP weights only matter when the user points `[select] clip_model` at them.
+fn clip_check(cfg: &Config) -> Option<Check> {
+    let dir = cfg.select.clip_model.trim();
+    if dir.is_empty() {
+        return None;
+    }
+    let name = "CLIP weights";
+    Some(
+        match crate::providers::vision::check_folder(Path::new(dir)) {
+            Ok(()) => Check::pass(name, format!("{dir} (keyframes scored against the words)")),
+            Err(e) => Check::fail(
+                name,
+                e.to_string(),
+                "fix [select] clip_model, or set it to \"\" for text-only matching",
+            ),
+        },
+    )
 }
 
 fn llm_check(cfg: &Config) -> Check {

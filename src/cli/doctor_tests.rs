@@ -138,3 +138,21 @@ fn missing_footage_folder_and_unwritable_data_dir() {
     let data = find(&checks, "data folder");
     assert!(!data.ok && data.fix.as_deref().unwrap().contains("REELFORGE_DATA_DIR"));
 }
+
+#[test]
+fn clip_weights_are_checked_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_in(dir.path());
+    assert!(clip_check(&cfg).is_none());
+    cfg.select.clip_model = dir.path().join("clip").display().to_string();
+    let check = clip_check(&cfg).unwrap();
+    assert!(!check.ok, "{check:?}");
+    assert!(check.detail.contains("clip"), "{check:?}");
+    assert!(
+        check
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("clip_model")),
+        "{check:?}"
+    );
+}

@@ -270,7 +270,7 @@ pub struct SelectConfig {
 impl Default for SelectConfig {
     fn default() -> Self {
         SelectConfig {
-            min_relevance: 0.45,
+            min_relevance: 0.55,
             alternative_rounds: 1,
             clip_model: String::new(),
             clip_weight: 0.5,

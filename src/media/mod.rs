@@ -3,6 +3,7 @@
 
 pub mod encoder;
 pub mod generate;
+pub mod keyframes;
 pub mod probe;
 pub mod render;
 pub mod subtitle;

@@ -13,6 +13,7 @@ pub mod llm;
 pub mod models;
 pub mod stt;
 pub mod tts;
+pub mod vision;
 
 use std::time::Duration;
 

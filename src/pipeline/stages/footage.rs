@@ -18,7 +18,8 @@ use crate::providers::footage::{Clip, FootageRequest, FootageSource, MediaKind, 
 use crate::providers::tts::Narration;
 use crate::store::Cache;
 use async_trait::async_trait;
-use gather::{Gather, SentenceNeed, Totals};
+use gather::Gather;
+pub use gather::{SentenceNeed, Totals};
 use search::CachedSearch;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -144,24 +145,17 @@ impl StageWork for FootageStage {
                         None,
                         format!("searching {vendor} for {} sentences", needs.len()),
                     );
-                    let search = CachedSearch {
-                        cache: &self.cache,
-                        ttl: Duration::from_secs(config.footage.search_ttl_hours * 3600),
-                        retry: config.net.retry_policy(),
-                    };
-                    let gather = Gather {
+                    let pass = VendorPass {
                         ctx,
+                        config: &config,
+                        cache: &self.cache,
                         source: source.as_ref(),
-                        per_page: per_page(&config, vendor),
                         downloader,
-                        search: &search,
-                        kind: media_kind(&config),
-                        width,
-                        height,
+                        frame: (width, height),
                         claimed: &claimed,
                         totals: &totals,
                     };
-                    let (clips, refusal) = gather.run(&needs).await?;
+                    let (clips, refusal) = pass.run(&needs).await?;
                     let mut added = 0;
                     for (need, clips) in needs.iter().zip(clips) {
                         added += clips.len();
@@ -189,11 +183,7 @@ impl StageWork for FootageStage {
         let doc = FootageDoc { clips };
         artifacts::save(ctx, artifacts::FOOTAGE, &doc)?;
         let mut files = vec![artifacts::FOOTAGE.to_string()];
-        if let Some(credits) = credits(&doc.clips) {
-            crate::fsutil::write_atomic(&ctx.path(CREDITS), credits.as_bytes())
-                .map_err(|e| StageError::permanent(format!("cannot write {CREDITS}: {e}")))?;
-            files.push(CREDITS.into());
-        }
+        files.extend(write_credits(ctx, &doc.clips)?);
         let totals = totals.into_inner().expect("totals lock is never poisoned");
         let summary = summary(&doc.clips, stock_clips, &totals);
         ctx.progress(Some(1.0), summary.clone());
@@ -205,8 +195,53 @@ impl StageWork for FootageStage {
     }
 }
 
+/// One stock vendor searched for sentences' needs, and what it finds downloaded through the
+/// shared pool: the footage stage's pass over each vendor, and the select stage's
+/// alternative rounds for sentences whose footage fits poorly.
+pub struct VendorPass<'a> {
+    pub ctx: &'a JobCtx,
+    /// The task's config: search cache lifetime, retries, page size, media kind.
+    pub config: &'a Config,
+    pub cache: &'a Cache,
+    pub source: &'a dyn StockSearch,
+    pub downloader: &'a Downloader,
+    /// The output frame (width, height): the vendor's orientation filter and renditions.
+    pub frame: (u32, u32),
+    /// Claimed clips (page or file URLs) of this task: each is fetched for one sentence only.
+    pub claimed: &'a Mutex<HashSet<String>>,
+    pub totals: &'a Mutex<Totals>,
+}
+
+impl VendorPass<'_> {
+    /// Clips for every need, in the same order, and why the vendor stopped being asked, if
+    /// it did (keys refused, or unreachable after the retries).
+    pub async fn run(
+        &self,
+        needs: &[SentenceNeed],
+    ) -> Result<(Vec<Vec<Clip>>, Option<String>), StageError> {
+        let search = CachedSearch {
+            cache: self.cache,
+            ttl: Duration::from_secs(self.config.footage.search_ttl_hours * 3600),
+            retry: self.config.net.retry_policy(),
+        };
+        let gather = Gather {
+            ctx: self.ctx,
+            source: self.source,
+            per_page: per_page(self.config, self.source.name()),
+            downloader: self.downloader,
+            search: &search,
+            kind: media_kind(self.config),
+            width: self.frame.0,
+            height: self.frame.1,
+            claimed: self.claimed,
+            totals: self.totals,
+        };
+        gather.run(needs).await
+    }
+}
+
 /// The task's source order; folders given on the command line put the local library first.
-fn source_order(config: &Config, ctx: &JobCtx) -> Vec<String> {
+pub fn source_order(config: &Config, ctx: &JobCtx) -> Vec<String> {
     let mut order = config.footage.sources.clone();
     if !ctx.spec.footage_dirs.is_empty() {
         order.retain(|s| s != "local");
@@ -239,7 +274,7 @@ fn per_page(config: &Config, vendor: &str) -> u32 {
 
 /// "18 clips (pexels 15, generated 3), 96.2 MB at 12.3 MB/s, 4 already downloaded".
 /// Bytes of the stock clips on disk (the user's own library is not ours to count).
-fn stock_bytes(clips: &[Clip]) -> u64 {
+pub fn stock_bytes(clips: &[Clip]) -> u64 {
     clips
         .iter()
         .filter(|clip| clip.provider != "local")
@@ -269,6 +304,16 @@ fn summary(clips: &[Clip], stock_clips: usize, totals: &Totals) -> String {
         ));
     }
     line
+}
+
+/// Writes `credits.txt` for `clips` (atomically); its name when there was anything to credit.
+pub fn write_credits(ctx: &JobCtx, clips: &[Clip]) -> Result<Option<String>, StageError> {
+    let Some(credits) = credits(clips) else {
+        return Ok(None);
+    };
+    crate::fsutil::write_atomic(&ctx.path(CREDITS), credits.as_bytes())
+        .map_err(|e| StageError::permanent(format!("cannot write {CREDITS}: {e}")))?;
+    Ok(Some(CREDITS.into()))
 }
 
 /// Authors and licences of the stock clips, one line each, for the video's description.

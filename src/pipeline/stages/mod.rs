@@ -84,6 +84,12 @@ pub fn stage_set(config: Arc<Config>, store: &Store, providers: &Providers) -> S
         Arc::new(SelectStage {
             config: config.clone(),
             embedder: providers.embedder.clone(),
+            clip: providers.clip.clone(),
+            stock: select::StockAccess {
+                cache: store.cache.clone(),
+                stock: providers.stock.clone(),
+                downloader: providers.downloader.clone(),
+            },
         }),
     );
     works.insert(Stage::Render, Arc::new(RenderStage { config }));

@@ -18,6 +18,7 @@ use crate::providers::stt::whisper::WhisperStt;
 use crate::providers::tts::TtsProvider;
 use crate::providers::tts::espeak::EspeakVoice;
 use crate::providers::tts::piper::PiperVoice;
+use crate::providers::vision::{self, ClipScorer};
 use crate::providers::{ProviderError, http};
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -34,6 +35,8 @@ pub struct Providers {
     pub voices: Voices,
     pub stt: Option<Arc<dyn SttProvider>>,
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// CLIP, when `select.clip_model` names a folder: keyframes scored against sentences.
+    pub clip: Option<Arc<ClipScorer>>,
     /// Stock vendors with keys, in no particular order (the stage follows the task's sources).
     pub stock: Vec<Arc<dyn StockSearch>>,
     /// Stock vendors that cannot be used, by name, with why (no key): told by the footage
@@ -118,6 +121,7 @@ impl Providers {
             Some(_) => None,
         };
 
+        let clip = clip_scorer(config, store)?;
         let (stock, unusable_stock, downloader) = stock_footage(config, store)?;
 
         Ok(Providers {
@@ -125,6 +129,7 @@ impl Providers {
             voices,
             stt,
             embedder,
+            clip,
             stock,
             unusable_stock,
             downloader,
@@ -146,6 +151,9 @@ impl Providers {
         }
         if let Some(embedder) = &self.embedder {
             loaded.extend(embedder.warm_up().await?);
+        }
+        if let Some(clip) = &self.clip {
+            loaded.push(clip.warm_up().await?);
         }
         Ok(loaded)
     }
@@ -224,6 +232,23 @@ impl Voices {
             )),
         }
     }
+}
+
+/// The CLIP scorer when `select.clip_model` is set. The folder and its files are checked
+/// now, so a wrong path stops the start with the key named instead of failing every task's
+/// `select` later; the weights themselves load on first use.
+fn clip_scorer(config: &Config, store: &Store) -> Result<Option<Arc<ClipScorer>>, ProviderError> {
+    let folder = config.select.clip_model.trim();
+    if folder.is_empty() {
+        return Ok(None);
+    }
+    let dir = PathBuf::from(folder);
+    vision::check_folder(&dir)?;
+    Ok(Some(Arc::new(ClipScorer::new(
+        dir,
+        config.models.device.clone(),
+        Some(store.cache.clone()),
+    ))))
 }
 
 /// The usable stock vendors, why the others are not usable, and their shared download pool.

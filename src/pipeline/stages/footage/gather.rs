@@ -250,12 +250,23 @@ impl Gather<'_> {
         Ok(())
     }
 
+    /// The next hit no sentence has claimed, by file or by page: a clip found again (by
+    /// another term, or by a later search for more) is not fetched twice.
     fn next_unclaimed(&self, candidates: &mut impl Iterator<Item = StockHit>) -> Option<StockHit> {
         let mut claimed = self
             .claimed
             .lock()
             .expect("claim set lock is never poisoned");
-        candidates.find(|hit| claimed.insert(hit.download_url.clone()))
+        let page = |hit: &StockHit| hit.attribution.page_url.clone();
+        let hit = candidates.find(|hit| {
+            !claimed.contains(&hit.download_url)
+                && (hit.attribution.page_url.is_empty() || !claimed.contains(&page(hit)))
+        })?;
+        claimed.insert(hit.download_url.clone());
+        if !hit.attribution.page_url.is_empty() {
+            claimed.insert(page(&hit));
+        }
+        Some(hit)
     }
 
     async fn fetch(

@@ -46,6 +46,16 @@ pub fn score(piece: &Piece, clip: &Candidate, relevance: f32) -> f64 {
 /// For each piece, the clip shown (an index into `clips`), maximising the summed score.
 /// `relevance[sentence][clip]` is the similarity of a sentence and a clip.
 pub fn assign(pieces: &[Piece], clips: &[Candidate], relevance: &[Vec<f32>]) -> Vec<usize> {
+    let rows: Vec<&[f32]> = pieces
+        .iter()
+        .map(|p| relevance.get(p.sentence).map_or(&[][..], Vec::as_slice))
+        .collect();
+    assign_rows(pieces, clips, &rows)
+}
+
+/// Like [`assign`], with each piece scored on its own relevance row (`rows[piece][clip]`):
+/// the pieces of a long sentence each on the words they cover.
+pub fn assign_rows(pieces: &[Piece], clips: &[Candidate], rows: &[&[f32]]) -> Vec<usize> {
     if pieces.is_empty() || clips.is_empty() {
         return Vec::new();
     }
@@ -56,15 +66,13 @@ pub fn assign(pieces: &[Piece], clips: &[Candidate], relevance: &[Vec<f32>]) -> 
         .collect();
     let cost: Vec<Vec<f64>> = pieces
         .iter()
-        .map(|piece| {
+        .enumerate()
+        .map(|(p, piece)| {
+            let row = rows.get(p).copied().unwrap_or(&[]);
             slots
                 .iter()
                 .map(|&(clip, copy)| {
-                    let r = relevance
-                        .get(piece.sentence)
-                        .and_then(|row| row.get(clip))
-                        .copied()
-                        .unwrap_or(0.0);
+                    let r = row.get(clip).copied().unwrap_or(0.0);
                     -(score(piece, &clips[clip], r) - REUSE_PENALTY * copy as f64)
                 })
                 .collect()
@@ -226,5 +234,27 @@ mod tests {
             ..long
         };
         assert_eq!(assign(&[piece], &[short, long], &[vec![0.5, 0.5]]), vec![1]);
+    }
+
+    #[test]
+    fn each_piece_can_have_its_own_row() {
+        // Two pieces of one sentence: by the sentence's row both want clip 0; by their own
+        // rows the second wants clip 1.
+        let piece = Piece {
+            sentence: 0,
+            seconds: 3.0,
+        };
+        let clip = Candidate {
+            duration: Some(10.0),
+            sentence: None,
+            earlier_uses: 0,
+        };
+        let rows: [&[f32]; 2] = [&[0.9, 0.1], &[0.2, 0.8]];
+        assert_eq!(assign_rows(&[piece; 2], &[clip; 2], &rows), vec![0, 1]);
+        assert_eq!(
+            assign(&[piece; 2], &[clip; 2], &[vec![0.9, 0.1]]).len(),
+            2,
+            "the sentence's row serves every piece"
+        );
     }
 }

@@ -1,11 +1,12 @@
-//! The timeline of one video: each sentence's span of the narration (from its start to the next
-//! sentence's start) cut into pieces no longer than the max clip length, each piece given a
-//! clip by the concat mode. Boundaries sit on the frame grid so the render's cuts land exactly
-//! where planned; a cut never asks a clip for more than it has (short footage takes more cuts,
-//! it is never frozen).
+//! The timeline of one video: the spans of the narration (`spans.rs`: each sentence's time,
+//! a long one cut at word or clause boundaries into pieces no longer than the max clip
+//! length), each given a clip by the concat mode. Boundaries sit on the frame grid so the
+//! render's cuts land exactly where planned; a cut never asks a clip for more than it has
+//! (short footage takes more cuts, it is never frozen).
 
 use super::super::artifacts::{Timeline, TimelineSegment};
 use super::assign;
+use super::spans::Span;
 use crate::media::ClipSource;
 use crate::media::render::Transition;
 use crate::providers::footage::Clip;
@@ -56,7 +57,8 @@ pub struct PlanOptions {
     /// How often each clip was used by the task's earlier videos: those clips are avoided, so
     /// every video of a task gets its own order.
     pub earlier_uses: Vec<u32>,
-    /// Semantic mode: similarity of each sentence (row) with each clip (column).
+    /// Semantic mode: similarity of each span (row, in the order of the spans given to
+    /// [`plan_timeline`]) with each clip (column).
     pub relevance: Vec<Vec<f32>>,
 }
 
@@ -67,9 +69,11 @@ pub fn word_set(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// The timeline of `spans` (from [`super::spans::spans`]) over the whole narration.
 pub fn plan_timeline(
     clips: &[Clip],
     narration: &Narration,
+    spans: &[Span],
     sentence_words: &[HashSet<String>],
     options: &PlanOptions,
 ) -> Timeline {
@@ -78,24 +82,17 @@ pub fn plan_timeline(
     let total_frames = to_frame(narration.duration);
     let mut picker = Picker::new(clips, options);
     if options.mode == ConcatMode::Semantic {
-        picker.queued = semantic_queues(clips, narration, options);
+        picker.queued = semantic_queues(clips, spans, options);
     }
     let mut rng = fastrand::Rng::with_seed(options.seed);
     let transition_frames = to_frame(options.transition_secs);
     let mut segments: Vec<TimelineSegment> = Vec::new();
-    let count = narration.sentences.len();
-    for (i, sentence) in narration.sentences.iter().enumerate() {
-        // A sentence owns the time until the next one starts, so cuts follow the speech.
-        let start = if i == 0 { 0 } else { to_frame(sentence.start) };
-        let end = match narration.sentences.get(i + 1) {
-            Some(next) if i + 1 < count => to_frame(next.start),
-            _ => total_frames,
-        };
-        let empty = HashSet::new();
-        let words = sentence_words.get(i).unwrap_or(&empty);
-        let mut frame = start;
-        while frame < end {
-            let remaining = end - frame;
+    let empty = HashSet::new();
+    for (index, span) in spans.iter().enumerate() {
+        let words = sentence_words.get(span.sentence).unwrap_or(&empty);
+        let mut frame = span.start;
+        while frame < span.end {
+            let remaining = span.end - frame;
             let pieces = remaining.div_ceil(options.max_frames.max(1));
             let wanted = remaining.div_ceil(pieces);
             let transition = if segments.is_empty() {
@@ -109,7 +106,7 @@ pub fn plan_timeline(
             } else {
                 transition_frames.min(wanted / 2)
             };
-            let (pick, why) = picker.pick(words, i, wanted + lead);
+            let (pick, why) = picker.pick(words, span.sentence, index, wanted + lead);
             let clip = &clips[pick];
             let available = clip.duration.map_or(u64::MAX, |d| {
                 ((d - 0.05).max(0.0) / options.speed * f64::from(fps)).floor() as u64
@@ -125,13 +122,19 @@ pub fn plan_timeline(
                 start_in,
                 start: frame as f64 / f64::from(fps),
                 duration: length as f64 / f64::from(fps),
-                sentence: i,
+                sentence: span.sentence,
                 description: clip.description.clone(),
                 speed: options.speed,
                 transition,
-                text: sentence.text.clone(),
+                text: span.text.clone(),
                 score: (options.mode == ConcatMode::Semantic)
-                    .then(|| options.relevance.get(i).and_then(|r| r.get(pick)).copied())
+                    .then(|| {
+                        options
+                            .relevance
+                            .get(index)
+                            .and_then(|r| r.get(pick))
+                            .copied()
+                    })
                     .flatten(),
                 why,
             });
@@ -148,29 +151,25 @@ pub fn plan_timeline(
     }
 }
 
-/// The nominal pieces of every sentence (its span cut to the max clip length), solved over
-/// the whole timeline; each sentence's clips in the order its pieces show them.
-fn semantic_queues(
-    clips: &[Clip],
-    narration: &Narration,
-    options: &PlanOptions,
-) -> Vec<VecDeque<usize>> {
+/// Every span as one piece (two or more only if a span outgrew the max clip length), solved
+/// over the whole timeline, each scored on its own span's relevance row; each span's clips in
+/// the order its pieces show them.
+fn semantic_queues(clips: &[Clip], spans: &[Span], options: &PlanOptions) -> Vec<VecDeque<usize>> {
     let fps = f64::from(options.fps);
-    let count = narration.sentences.len();
     let mut pieces = Vec::new();
-    for (i, sentence) in narration.sentences.iter().enumerate() {
-        let start = if i == 0 { 0.0 } else { sentence.start };
-        let end = narration
-            .sentences
-            .get(i + 1)
-            .map_or(narration.duration, |next| next.start);
-        let frames = ((end - start) * fps).round().max(1.0) as u64;
+    let mut rows: Vec<&[f32]> = Vec::new();
+    let mut owners = Vec::new();
+    for (index, span) in spans.iter().enumerate() {
+        let frames = (span.end - span.start).max(1);
         let parts = frames.div_ceil(options.max_frames.max(1));
+        let row = options.relevance.get(index).map_or(&[][..], Vec::as_slice);
         for _ in 0..parts {
             pieces.push(assign::Piece {
-                sentence: i,
+                sentence: span.sentence,
                 seconds: (frames as f64 / parts as f64) / fps * options.speed,
             });
+            rows.push(row);
+            owners.push(index);
         }
     }
     let candidates: Vec<assign::Candidate> = clips
@@ -182,10 +181,10 @@ fn semantic_queues(
             earlier_uses: options.earlier_uses.get(i).copied().unwrap_or(0),
         })
         .collect();
-    let chosen = assign::assign(&pieces, &candidates, &options.relevance);
-    let mut queues = vec![VecDeque::new(); count];
-    for (piece, clip) in pieces.iter().zip(chosen) {
-        queues[piece.sentence].push_back(clip);
+    let chosen = assign::assign_rows(&pieces, &candidates, &rows);
+    let mut queues = vec![VecDeque::new(); spans.len()];
+    for (owner, clip) in owners.into_iter().zip(chosen) {
+        queues[owner].push_back(clip);
     }
     queues
 }
@@ -206,7 +205,7 @@ struct Picker<'a> {
     /// Sequential and random modes walk this order round and round.
     order: Vec<usize>,
     next: usize,
-    /// Semantic mode: the clips the global assignment gave each sentence, still to show.
+    /// Semantic mode: the clips the global assignment gave each span, still to show.
     queued: Vec<VecDeque<usize>>,
 }
 
@@ -231,19 +230,21 @@ impl<'a> Picker<'a> {
         }
     }
 
-    /// The clip for the next piece of `sentence`, and why it was chosen.
-    fn pick(&mut self, words: &HashSet<String>, sentence: usize, frames: u64) -> (usize, String) {
+    /// The clip for the next piece of `sentence` in span `span`, and why it was chosen.
+    fn pick(
+        &mut self,
+        words: &HashSet<String>,
+        sentence: usize,
+        span: usize,
+        frames: u64,
+    ) -> (usize, String) {
         let needed = frames as f64 / f64::from(self.options.fps) * self.options.speed;
         match self.options.mode {
             ConcatMode::ScriptOrder => (
                 self.best_for_sentence(words, sentence, needed),
                 "script order: found for this sentence or sharing its words".into(),
             ),
-            ConcatMode::Semantic => match self
-                .queued
-                .get_mut(sentence)
-                .and_then(VecDeque::pop_front)
-            {
+            ConcatMode::Semantic => match self.queued.get_mut(span).and_then(VecDeque::pop_front) {
                 Some(pick) if self.uses[pick] == 0 => {
                     (pick, "semantic: chosen over the whole timeline".into())
                 }
@@ -254,7 +255,7 @@ impl<'a> Picker<'a> {
                 ),
                 // Footage shorter than planned: more cuts, the most relevant clip least used.
                 None => (
-                    self.most_relevant(sentence, needed),
+                    self.most_relevant(sentence, span, needed),
                     "semantic: an extra cut where the footage was shorter than the span".into(),
                 ),
             },
@@ -310,8 +311,8 @@ impl<'a> Picker<'a> {
 }
 
 impl Picker<'_> {
-    fn most_relevant(&self, sentence: usize, needed: f64) -> usize {
-        let row = self.options.relevance.get(sentence);
+    fn most_relevant(&self, sentence: usize, span: usize, needed: f64) -> usize {
+        let row = self.options.relevance.get(span);
         let score = |i: usize| {
             let candidate = assign::Candidate {
                 duration: self.clips[i].duration,
