@@ -51,6 +51,76 @@ fn sentences(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// ~50 texts from 1 to 120 words: punctuation, digits, accents, CJK, emoji, repeated words.
+fn varied_texts() -> Vec<String> {
+    let words = [
+        "the",
+        "Lighthouse",
+        "glows,",
+        "über",
+        "café",
+        "naïve",
+        "東京",
+        "🐈",
+        "rain-soaked",
+        "(1987)",
+        "don't",
+        "—",
+        "ÉCOLE",
+        "42%",
+        "x²",
+        "photosynthesis",
+        "!",
+        "Ω",
+        "jalapeño",
+        "co-operate",
+        "...",
+        "Straße",
+        "résumé",
+        "\"quoted\"",
+        "sub-zero",
+        "the",
+        "a",
+        "of",
+    ];
+    let mut texts: Vec<String> = ["", "?", "Hi", "A cat.", "🐈🐈🐈", "漢字とかな"]
+        .map(String::from)
+        .to_vec();
+    for (i, len) in (1..=120)
+        .step_by(3)
+        .chain([64, 90, 100, 110, 119, 120])
+        .enumerate()
+    {
+        let text: Vec<&str> = (0..len)
+            .map(|j| words[(i * 7 + j * j + j) % words.len()])
+            .collect();
+        texts.push(text.join(if i % 4 == 0 { " " } else { "  " }));
+    }
+    texts
+}
+
+#[tokio::test]
+async fn cpu_encoder_equals_candles_bert_model() {
+    // The CPU path runs our own encoder on packed tokens; "cpu-candle" is candle's BertModel
+    // on padded batches, the implementation it replaced (and the CUDA path).
+    let owned = varied_texts();
+    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+    assert!(texts.len() >= 50);
+    let fast = embed(&embedder(None), &texts).await;
+    let reference = embed(&MiniLm::new(model_dir(), "cpu-candle".into(), None), &texts).await;
+    let mut worst = (1f32, 0f32);
+    for (text, (a, b)) in texts.iter().zip(fast.iter().zip(&reference)) {
+        let (cos, diff) = (cosine(a, b), max_abs_diff(a, b));
+        worst = (worst.0.min(cos), worst.1.max(diff));
+        assert!(cos >= 0.99999, "{text:?}: cosine {cos}");
+    }
+    eprintln!(
+        "encoder vs BertModel: lowest cosine {}, largest difference {:e}",
+        worst.0, worst.1
+    );
+    assert!(worst.1 < 1e-4, "largest difference {}", worst.1);
+}
+
 #[tokio::test]
 async fn vectors_are_unit_length_and_384_wide() {
     let long = "word ".repeat(600); // past the 256-token truncation

@@ -1,8 +1,12 @@
-//! The MiniLM forward pass: word-piece tokenizer padded to the longest text of the batch, BERT
-//! encoder, attention-mask-weighted mean over tokens, L2 normalization — exactly what
-//! sentence-transformers computes for all-MiniLM-L6-v2 (`modules.json`: Transformer, Pooling,
-//! Normalize).
+//! The MiniLM forward pass: word-piece tokenizer, BERT encoder, mean over each text's tokens,
+//! L2 normalization — exactly what sentence-transformers computes for all-MiniLM-L6-v2
+//! (`modules.json`: Transformer, Pooling, Normalize).
+//!
+//! On the CPU the encoder is our own ([`Encoder`], several times faster than candle's on a
+//! small machine); on CUDA, and under the device name [`REFERENCE_DEVICE`], it is candle's
+//! `BertModel`, which the tests compare the CPU encoder with.
 
+use super::encoder::Encoder;
 use super::{DIM, Embedding};
 use crate::providers::ProviderError;
 use crate::providers::device::candle_device;
@@ -18,18 +22,28 @@ use tokenizers::{PaddingStrategy, Tokenizer, TruncationParams};
 /// drop the end of long narration sentences.
 pub const MAX_TOKENS: usize = 256;
 
+/// A device name for candle's `BertModel` on the CPU: the slower reference the CPU encoder is
+/// checked against. Not a `models.device` setting (the config accepts "cpu" and "cuda" only).
+pub const REFERENCE_DEVICE: &str = "cpu-candle";
+
 /// A loaded model and its tokenizer; immutable, so one instance serves every task at once.
 pub struct Engine {
-    model: BertModel,
+    model: Model,
     tokenizer: Tokenizer,
-    device: Device,
+}
+
+enum Model {
+    Cpu(Encoder),
+    Candle(BertModel, Device),
 }
 
 impl Engine {
-    /// Loads the weights, config and tokenizer from `dir` onto `device` ("cpu" or "cuda").
-    /// Anything missing or unreadable is reported with the path and the fetch command.
-    pub fn load(dir: &Path, device: &str) -> Result<Engine, ProviderError> {
-        let device = candle_device(device)?;
+    /// Loads the weights, config and tokenizer from `dir` onto `device` ("cpu", "cuda" or
+    /// [`REFERENCE_DEVICE`]). Anything missing or unreadable is reported with the path and the
+    /// fetch command.
+    pub fn load(dir: &Path, device_name: &str) -> Result<Engine, ProviderError> {
+        let reference = device_name == REFERENCE_DEVICE;
+        let device = candle_device(if reference { "cpu" } else { device_name })?;
         for file in ModelKind::MiniLm.key_files() {
             let path = dir.join(file);
             if !path.is_file() {
@@ -63,9 +77,14 @@ impl Engine {
         let weights = std::fs::read(&weights_path).map_err(|e| corrupt(&weights_path, &e))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device)
             .map_err(|e| corrupt(&weights_path, &e))?;
-        // The checkpoint's names have no `bert.` prefix; `BertModel::load` looks for one and
-        // falls back to the bare names.
-        let model = BertModel::load(vb, &config).map_err(|e| corrupt(&weights_path, &e))?;
+        let model = if device.is_cpu() && !reference && Encoder::supports(&config) {
+            Encoder::load(vb, &config).map(Model::Cpu)
+        } else {
+            // The checkpoint's names have no `bert.` prefix; `BertModel::load` looks for one
+            // and falls back to the bare names.
+            BertModel::load(vb, &config).map(|m| Model::Candle(m, device))
+        }
+        .map_err(|e| corrupt(&weights_path, &e))?;
 
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer =
@@ -83,11 +102,7 @@ impl Engine {
             }))
             .map_err(|e| corrupt(&tokenizer_path, &e))?;
 
-        Ok(Engine {
-            model,
-            tokenizer,
-            device,
-        })
+        Ok(Engine { model, tokenizer })
     }
 
     /// One forward pass over `texts` (the caller keeps batches small); blocking, CPU-heavy.
@@ -109,41 +124,81 @@ impl Engine {
             ids.extend_from_slice(encoding.get_ids());
             mask.extend_from_slice(encoding.get_attention_mask());
         }
-        self.forward(ids, mask, (texts.len(), len))
-            .map_err(|e| failed(&e))
+        match &self.model {
+            Model::Cpu(encoder) => packed(encoder, &ids, &mask, len),
+            Model::Candle(model, device) => padded(model, device, ids, mask, (texts.len(), len)),
+        }
+        .map_err(|e| failed(&e))
     }
+}
 
-    fn forward(
-        &self,
-        ids: Vec<u32>,
-        mask: Vec<u32>,
-        shape: (usize, usize),
-    ) -> candle_core::Result<Vec<Embedding>> {
-        let ids = Tensor::from_vec(ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(mask, shape, &self.device)?;
-        // A single segment: every token type is 0.
-        let token_types = ids.zeros_like()?;
-        // [batch, tokens, DIM]; the mask keeps real tokens from attending to padding.
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
-
-        // Mean over real tokens only, so a text's vector does not depend on how much padding
-        // its batch-mates forced on it. Clamps as sentence-transformers does (1e-9, 1e-12).
-        let weights = mask.to_dtype(DTYPE)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&weights)?.sum(1)?;
-        let counts = weights.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let unit = mean.broadcast_div(&norms)?;
-
-        unit.to_vec2::<f32>()?
-            .into_iter()
-            .map(|row| {
-                Embedding::try_from(row.as_slice()).map_err(|_| {
-                    candle_core::Error::Msg(format!("{} values, not {DIM}", row.len()))
-                })
-            })
-            .collect()
+/// The CPU encoder on each text's real tokens only (padding is cut off, not masked), then the
+/// mean over those tokens and the L2 normalization.
+fn packed(
+    encoder: &Encoder,
+    ids: &[u32],
+    mask: &[u32],
+    len: usize,
+) -> candle_core::Result<Vec<Embedding>> {
+    let mut texts = Vec::with_capacity(ids.len() / len.max(1));
+    for (ids, mask) in ids.chunks(len.max(1)).zip(mask.chunks(len.max(1))) {
+        // The tokenizer pads on the right, so a text's tokens are the mask's leading ones.
+        let real = mask.iter().take_while(|&&m| m == 1).count();
+        if mask[real..].iter().any(|&m| m != 0) {
+            candle_core::bail!("the attention mask is not a run of tokens then padding");
+        }
+        texts.push(&ids[..real]);
     }
+    let hidden = encoder.forward(&texts)?;
+    let mut rows = hidden.chunks_exact(DIM);
+    let mut out = Vec::with_capacity(texts.len());
+    for text in &texts {
+        let mut mean = [0f32; DIM];
+        for row in rows.by_ref().take(text.len()) {
+            mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+        }
+        // The clamps of sentence-transformers (1e-9 tokens, 1e-12 norm): an empty text
+        // would otherwise divide by zero.
+        let count = (text.len() as f32).max(1e-9);
+        mean.iter_mut().for_each(|m| *m /= count);
+        let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        mean.iter_mut().for_each(|m| *m /= norm);
+        out.push(mean);
+    }
+    Ok(out)
+}
+
+/// candle's `BertModel` on the batch padded to its longest text, padding masked out.
+fn padded(
+    model: &BertModel,
+    device: &Device,
+    ids: Vec<u32>,
+    mask: Vec<u32>,
+    shape: (usize, usize),
+) -> candle_core::Result<Vec<Embedding>> {
+    let ids = Tensor::from_vec(ids, shape, device)?;
+    let mask = Tensor::from_vec(mask, shape, device)?;
+    // A single segment: every token type is 0.
+    let token_types = ids.zeros_like()?;
+    // [batch, tokens, DIM]; the mask keeps real tokens from attending to padding.
+    let hidden = model.forward(&ids, &token_types, Some(&mask))?;
+
+    // Mean over real tokens only, so a text's vector does not depend on how much padding
+    // its batch-mates forced on it. Clamps as sentence-transformers does (1e-9, 1e-12).
+    let weights = mask.to_dtype(DTYPE)?.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&weights)?.sum(1)?;
+    let counts = weights.sum(1)?.clamp(1e-9, f64::MAX)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    let unit = mean.broadcast_div(&norms)?;
+
+    unit.to_vec2::<f32>()?
+        .into_iter()
+        .map(|row| {
+            Embedding::try_from(row.as_slice())
+                .map_err(|_| candle_core::Error::Msg(format!("{} values, not {DIM}", row.len())))
+        })
+        .collect()
 }
 
 /// A failure inside a loaded model: not the user's settings and not worth a retry.

@@ -1,7 +1,9 @@
 //! Sentence embeddings: one 384-dimensional unit vector per text, compared by cosine, used by
 //! the `select` stage to match narration sentences with stock clips.
 
+mod encoder;
 mod engine;
+mod kernels;
 pub mod minilm;
 
 pub use minilm::{BATCH, MiniLm};
