@@ -3,7 +3,8 @@
 //! 500): what overlapping tasks buys on this machine, and where each stage's time goes.
 //! Each round has its own data folder, so neither rides on the other's cache.
 //!
-//! Run `cargo bench --bench load` (release). `LOAD_TASKS=N` runs fewer tasks.
+//! Run `cargo bench --bench load` (release). `LOAD_TASKS=N` runs fewer tasks. Without
+//! `--bench` (as `cargo test --all-targets` runs it) two tasks per round check it works.
 
 #[path = "../tests/support/files.rs"]
 mod files;
@@ -19,10 +20,11 @@ use reelforge::store::Store;
 use std::time::Duration;
 
 fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
     let tasks: usize = std::env::var("LOAD_TASKS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(load::TASKS)
+        .unwrap_or(if full { load::TASKS } else { 2 })
         .clamp(1, load::TASKS);
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     println!(
