@@ -218,10 +218,7 @@ impl Encoder {
             parallel(bands, |(b, ((rows, next), scratch))| {
                 let first = b * band;
                 let range = first..first + rows.len() / h;
-                // Compiled again for AVX2+FMA and picked at run time, so the element-wise
-                // loops run 8 lanes wide on the CPUs that have it (the build targets SSE2).
-                gemm::pulp::Arch::new()
-                    .dispatch(|| self.layer(layer, qkv_read, spans, range, rows, scratch));
+                self.layer(layer, qkv_read, spans, range, rows, scratch);
                 if let Some(following) = following {
                     following.qkv.forward(rows, None, next);
                 }
