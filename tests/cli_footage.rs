@@ -283,7 +283,13 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
         throttle_bytes_per_sec: Some(10_000),
         ..files::ServerOptions::default()
     };
-    let (server, _cdn, _, _) = stock_cdn::start_vendor_and_cdn(&runtime, slow);
+    let (server, cdn, names, _) = stock_cdn::start_vendor_and_cdn(&runtime, slow);
+    // And every clip's first transfer stalls after 30 KB for a minute (the stall timeout
+    // below): the task cannot finish before the signal however late this test reads the
+    // child's events (a full CI run had it finish first even at 10 KB/s).
+    for name in &names {
+        cdn.fault(name, files::Fault::StallAfter(30_000));
+    }
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = forest(
         tmp.path(),
@@ -292,6 +298,7 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
         &["--json"],
     );
     cmd.env("PEXELS_API_KEY", PEXELS_KEY)
+        .env("REELFORGE_NET_STALL_TIMEOUT_SECS", "60")
         .stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -329,6 +336,8 @@ fn ctrl_c_during_downloads_leaves_no_part_files_and_the_task_resumes() {
         .env("REELFORGE_FOOTAGE_PEXELS_BASE_URL", server.base_url())
         .env("REELFORGE_FOOTAGE_SOURCES", "pexels,generated")
         .env("PEXELS_API_KEY", PEXELS_KEY)
+        // Clips never asked for before the signal still stall once: drop them fast.
+        .env("REELFORGE_NET_STALL_TIMEOUT_SECS", "2")
         .output()
         .unwrap();
     assert!(resumed.status.success(), "{}", text(&resumed));
