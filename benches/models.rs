@@ -339,26 +339,17 @@ impl Rates {
     }
 }
 
-/// User + system time of the whole process (all threads), from /proc/self/stat; Linux reports
-/// it in ticks of 1/100 s on every common architecture.
+/// CPU time of the process's own threads (the models run in-process), when `/proc` tells.
 fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((ticks(11)? + ticks(12)?) / 100.0)
+    Some(reelforge::procstat::cpu_times().own_s).filter(|s| *s > 0.0)
 }
 
-/// The process's peak resident memory, from `VmHWM` in /proc/self/status.
+/// The process's peak resident memory (`VmHWM`).
 fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(format!("{:.0} MiB", kib as f64 / 1024.0))
-        })
-        .unwrap_or_else(|| "unknown (no /proc/self/status)".into())
+    match reelforge::procstat::peak_rss_bytes() {
+        0 => "unknown (no /proc/self/status)".into(),
+        bytes => format!("{:.0} MiB", bytes as f64 / 1048576.0),
+    }
 }
 
 fn print_table(rows: &[Row]) {

@@ -8,6 +8,7 @@
 //! dashboard is better than a dashboard that stops.
 
 use super::state::{GpuSample, SystemSample};
+use crate::procstat::{cpu_times, rss_bytes};
 use nvml_wrapper::Nvml;
 use nvml_wrapper::error::NvmlError;
 use std::time::Instant;
@@ -32,14 +33,14 @@ impl SystemSampler {
         SystemSampler {
             nvml: Nvml::init().map_err(|e| format!("no GPU (NVML: {})", nvml_reason(&e))),
             cores,
-            last_cpu_s: process_cpu_seconds(),
+            last_cpu_s: cpu_times().own_s,
             last_at: Instant::now(),
         }
     }
 
     pub fn sample(&mut self) -> SystemSample {
         let now = Instant::now();
-        let cpu_s = process_cpu_seconds();
+        let cpu_s = cpu_times().own_s;
         let wall_s = now.duration_since(self.last_at).as_secs_f64();
         // Clock ticks are 10 ms: a near-zero wall interval would turn one tick into a huge
         // percentage, so such a call reports 0 rather than noise.
@@ -111,15 +112,6 @@ fn nvml_reason(error: &NvmlError) -> String {
             }
         }
     }
-}
-
-/// User plus system CPU time of the process's own threads, seconds.
-fn process_cpu_seconds() -> f64 {
-    crate::procstat::cpu_times().own_s
-}
-
-fn rss_bytes() -> u64 {
-    crate::procstat::rss_bytes()
 }
 
 #[cfg(test)]
