@@ -106,8 +106,12 @@ async fn cpu_encoder_equals_candles_bert_model() {
     let owned = varied_texts();
     let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
     assert!(texts.len() >= 50);
+    let started = Instant::now();
     let fast = embed(&embedder(None), &texts).await;
+    let fast_time = started.elapsed();
+    let started = Instant::now();
     let reference = embed(&MiniLm::new(model_dir(), "cpu-candle".into(), None), &texts).await;
+    eprintln!("encoder {fast_time:?}, BertModel {:?}", started.elapsed());
     let mut worst = (1f32, 0f32);
     for (text, (a, b)) in texts.iter().zip(fast.iter().zip(&reference)) {
         let (cos, diff) = (cosine(a, b), max_abs_diff(a, b));

@@ -9,29 +9,81 @@
 /// Lanes of the element-wise loops: two AVX or four SSE registers of `f32`.
 const LANES: usize = 8;
 
-/// `dst[m×n] (+)= a[m×k] · b[k×n]`, all row-major. With `accumulate` the product is added to
-/// what `dst` holds (a bias and residual already written there), else it overwrites it.
-/// Single-threaded: the encoder splits rows across threads itself.
+/// A matrix inside a slice: element (r, c) is `data[r * row_stride + c * col_stride]`, so a
+/// head's columns of the packed `[Q | K | V]` rows, or a transpose, need no copy.
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// `rows × cols` values with rows `row_stride` apart (at least `cols`).
+    pub fn rows(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Mat<'a> {
+        Mat {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose, still reading the same slice.
+    pub fn t(self) -> Mat<'a> {
+        Mat {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Whether the last element lies inside `data` (so every element does: strides are
+    /// non-negative).
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride
+                < self.data.len()
+    }
+}
+
+/// `dst (+)= scale · a · b`, where `dst` holds `a.rows × b.cols` values, rows `dst_stride`
+/// apart. With `accumulate` the product is added to what `dst` holds (the residual), else it
+/// overwrites it. On `threads` threads of rayon's pool; the encoder passes 1 where it splits
+/// the rows between threads itself.
 pub fn matmul(
     dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    (m, k, n): (usize, usize, usize),
+    dst_stride: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    scale: f32,
     accumulate: bool,
+    threads: usize,
 ) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(
-        dst.len() == m * n && a.len() == m * k && b.len() == k * n,
-        "matmul shapes: dst {} a {} b {} for {m}×{k}·{k}×{n}",
-        dst.len(),
-        a.len(),
-        b.len()
+        b.rows == k && a.fits() && b.fits() && dst_stride >= n,
+        "matmul shapes: {m}×{k} · {}×{n}",
+        b.rows
     );
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: the assert above proves every element the strides below address lies inside its
-    // slice (row-major, rows of `k` and `n` elements); `dst` is a unique borrow, so it cannot
-    // overlap `a` or `b`; and gemm reads `dst` only when asked to, after it was initialized.
+    assert!(
+        (m - 1) * dst_stride + n <= dst.len(),
+        "matmul: {m}×{n} do not fit in {} values",
+        dst.len()
+    );
+    // SAFETY: the asserts above prove every element the three strided views address lies
+    // inside its slice, and that the rows of `dst` (`dst_stride ≥ n` apart) do not overlap;
+    // `dst` is a unique borrow, so it cannot overlap `a` or `b`; gemm reads `dst` only with
+    // `accumulate`, when the caller has initialized it.
     unsafe {
         gemm::gemm(
             m,
@@ -39,20 +91,24 @@ pub fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
             1.0,
-            1.0,
+            scale,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            if threads > 1 {
+                gemm::Parallelism::Rayon(threads)
+            } else {
+                gemm::Parallelism::None
+            },
         );
     }
 }
@@ -72,12 +128,24 @@ fn sum(xs: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// In place over each row of `gamma.len()` values: `(x - mean) / sqrt(var + eps) * gamma +
-/// beta`, with the variance taken around the mean (two passes, as precise as candle's).
+/// A layer norm's scale and shift.
+pub struct Norm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub eps: f32,
+}
+
+/// In place over each row of `gamma.len()` values: `x += bias` (the bias of the product that
+/// wrote the row, folded in here to save a pass), then `(x - mean) / sqrt(var + eps) * gamma
+/// + beta`, the variance taken around the mean (two passes, as precise as candle's).
 #[inline(always)]
-pub fn layer_norm(rows: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+pub fn layer_norm(rows: &mut [f32], bias: Option<&[f32]>, norm: &Norm) {
+    let Norm { gamma, beta, eps } = norm;
     let width = gamma.len();
     for row in rows.chunks_exact_mut(width) {
+        if let Some(bias) = bias {
+            row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+        }
         let mean = sum(row) / width as f32;
         row.iter_mut().for_each(|x| *x -= mean);
         let mut acc = [0f32; LANES];
@@ -116,12 +184,14 @@ fn erf(x: f32) -> f32 {
     x * p / q
 }
 
-/// In place: the exact (erf) GELU BERT is trained with, `x/2 · (1 + erf(x/√2))`.
+/// In place over each row of `bias.len()` values: `x += bias`, then the exact (erf) GELU BERT
+/// is trained with, `x/2 · (1 + erf(x/√2))`.
 #[inline(always)]
-pub fn gelu(xs: &mut [f32]) {
-    for chunk in xs.chunks_mut(LANES) {
-        for x in chunk {
-            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+pub fn gelu(rows: &mut [f32], bias: &[f32]) {
+    for row in rows.chunks_exact_mut(bias.len()) {
+        for (x, b) in row.iter_mut().zip(bias) {
+            let x_b = *x + b;
+            *x = 0.5 * x_b * (1.0 + erf(x_b * std::f32::consts::FRAC_1_SQRT_2));
         }
     }
 }
@@ -156,14 +226,6 @@ pub fn softmax(row: &mut [f32]) {
     row.iter_mut().for_each(|x| *x *= scale);
 }
 
-/// `acc += scale · xs`, the inner step of the attention products; vectorizes.
-#[inline(always)]
-pub fn axpy(acc: &mut [f32], scale: f32, xs: &[f32]) {
-    for (a, x) in acc.iter_mut().zip(xs) {
-        *a += scale * x;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Each kernel against candle's own op on the same numbers.
@@ -190,8 +252,8 @@ mod tests {
             .and_then(|t| t.gelu_erf())
             .and_then(|t| t.to_vec1::<f32>())
             .unwrap();
-        let mut got = xs.clone();
-        gelu(&mut got);
+        let mut got: Vec<f32> = xs.iter().map(|x| x - 0.25).collect();
+        gelu(&mut got, &[0.25; 1]);
         // Relative to |x|: the result grows with x, its rounding with it.
         let worst = xs
             .iter()
@@ -245,8 +307,14 @@ mod tests {
             })
             .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
             .unwrap();
-        let mut got = xs;
-        layer_norm(&mut got, &gamma, &beta, 1e-12);
+        let bias: Vec<f32> = (0..width).map(|i| i as f32 / 1000.0).collect();
+        let mut got: Vec<f32> = xs
+            .iter()
+            .zip(bias.iter().cycle())
+            .map(|(x, b)| x - b)
+            .collect();
+        let eps = 1e-12;
+        layer_norm(&mut got, Some(&bias), &Norm { gamma, beta, eps });
         assert!(max_diff(&got, &want) < 1e-5, "{}", max_diff(&got, &want));
     }
 
@@ -261,11 +329,36 @@ mod tests {
             .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
             .unwrap();
         let mut got = vec![f32::NAN; m * n];
-        matmul(&mut got, &a, &b, (m, k, n), false);
+        let (ma, mb) = (Mat::rows(&a, m, k, k), Mat::rows(&b, k, n, n));
+        matmul(&mut got, n, ma, mb, 1.0, false, 1);
         assert!(max_diff(&got, &want) < 1e-5);
         let mut plus_one = vec![1.0; m * n];
-        matmul(&mut plus_one, &a, &b, (m, k, n), true);
+        matmul(&mut plus_one, n, ma, mb, 1.0, true, 2);
         let shifted: Vec<f32> = want.iter().map(|w| w + 1.0).collect();
         assert!(max_diff(&plus_one, &shifted) < 1e-5);
+        // Strided and transposed views: every other column of a, b stored transposed, and a
+        // destination with gaps between rows, scaled.
+        let half = Mat {
+            cols: k / 2,
+            col_stride: 2,
+            ..ma
+        };
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let b_half = Mat {
+            rows: k / 2,
+            ..Mat::rows(&bt, n, k, k).t()
+        };
+        let b_half = Mat {
+            row_stride: 2,
+            ..b_half
+        };
+        let mut gapped = vec![0.0; m * (n + 3)];
+        matmul(&mut gapped, n + 3, half, b_half, 0.5, false, 1);
+        for (r, c) in (0..m).flat_map(|r| (0..n).map(move |c| (r, c))) {
+            let dot: f32 = (0..k / 2)
+                .map(|i| a[r * k + 2 * i] * b[2 * i * n + c])
+                .sum();
+            assert!((gapped[r * (n + 3) + c] - 0.5 * dot).abs() < 1e-5);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Sentence embeddings: one 384-dimensional unit vector per text, compared by cosine, used by
 //! the `select` stage to match narration sentences with stock clips.
 
+mod attention;
 mod encoder;
 mod engine;
 mod kernels;
