@@ -40,6 +40,13 @@ impl Row {
 type Section = Result<Vec<Row>, String>;
 
 fn main() {
+    // `RUST_LOG=info` shows where each model's time goes (Whisper logs its stages).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let models = default_models_dir();
     let device = std::env::var("REELFORGE_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
@@ -50,15 +57,10 @@ fn main() {
     let narration = tempfile::tempdir().expect("temp dir");
     let wav = narration.path().join("narration.wav");
     let sections: Vec<(ModelKind, Section)> = vec![
-        (ModelKind::Llm, runtime.block_on(llm(&models, &device))),
         (ModelKind::Piper, runtime.block_on(piper(&models, &wav))),
         (
             ModelKind::Whisper,
             runtime.block_on(whisper(&models, &device, &wav)),
-        ),
-        (
-            ModelKind::MiniLm,
-            runtime.block_on(minilm(&models.join(ModelKind::MiniLm.folder()), &device)),
         ),
     ];
 
