@@ -244,6 +244,15 @@ impl FootageBudget {
         *state.held.entry(task.to_string()).or_default() += bytes;
     }
 
+    /// Clips a later stage downloaded for `task` (the select stage's extra search rounds):
+    /// held until the render like the footage run's, but not a footage run, so they do not
+    /// change the size expected of the next one.
+    pub fn hold_more(&self, task: &str, bytes: u64) {
+        if bytes > 0 {
+            *lock(&self.state).held.entry(task.to_string()).or_default() += bytes;
+        }
+    }
+
     /// The task no longer needs its footage (rendered, failed or cancelled).
     pub fn release(&self, task: &str) {
         if lock(&self.state).held.remove(task).is_some() {
@@ -398,6 +407,30 @@ mod tests {
         budget.release("a");
         third.await.unwrap();
         assert_eq!(budget.held_bytes(), 40);
+    }
+
+    #[tokio::test]
+    async fn later_downloads_count_as_held_but_not_as_a_run() {
+        let budget = Arc::new(FootageBudget::new(100));
+        drop(budget.admit().await);
+        budget.hold("a", 30);
+        budget.hold_more("a", 40);
+        assert_eq!(budget.held_bytes(), 70);
+        // 70 held + 30 expected (the one run seen brought 30, the select round's 40 is not
+        // a run) = 100 fits; a second admitted run's 30 more would not.
+        let second = budget.admit().await;
+        let third = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                let _ticket = budget.admit().await;
+            }
+        });
+        settle().await;
+        assert!(!third.is_finished());
+        drop(second);
+        budget.release("a");
+        third.await.unwrap();
+        assert_eq!(budget.held_bytes(), 0);
     }
 
     #[tokio::test]

@@ -75,6 +75,10 @@ impl Supervisor {
             (Ok(output), Stage::Footage) => {
                 self.scheduler.footage.hold(task, output.external_bytes)
             }
+            (Ok(output), Stage::Select) => self
+                .scheduler
+                .footage
+                .hold_more(task, output.external_bytes),
             (_, Stage::Render) => self.scheduler.footage.release(task),
             _ => {}
         }
