@@ -57,10 +57,15 @@ fn main() {
     let narration = tempfile::tempdir().expect("temp dir");
     let wav = narration.path().join("narration.wav");
     let sections: Vec<(ModelKind, Section)> = vec![
+        (ModelKind::Llm, runtime.block_on(llm(&models, &device))),
         (ModelKind::Piper, runtime.block_on(piper(&models, &wav))),
         (
             ModelKind::Whisper,
             runtime.block_on(whisper(&models, &device, &wav)),
+        ),
+        (
+            ModelKind::MiniLm,
+            runtime.block_on(minilm(&models.join(ModelKind::MiniLm.folder()), &device)),
         ),
     ];
 
