@@ -2,8 +2,10 @@
 //! same arithmetic as candle's `BertModel` (absolute positions, post-norm layers, erf GELU),
 //! with about 3× its throughput per CPU-second on a 2-core machine.
 //!
-//! Where the time goes, and what is saved: the matrix products are ~90 % of the time and
-//! run in `gemm` either way. Around them, texts are packed (no padding rows: the linear layers
+//! Where the time goes, and what is saved: the linear layers are ~85 % of the time; they
+//! run on weights packed once at load ([`Packed`], about 90 % of the FPU's peak, where `gemm`
+//! repacked 42 MB of weights on every call and a one-text batch spent most of its time doing
+//! so). Around them, texts are packed (no padding rows: the linear layers
 //! see real tokens only, attention stays within each text), Q, K and V come from one product
 //! with their weights concatenated at load, each bias is folded into the GELU or layer-norm
 //! pass that follows, residuals are accumulated in place, buffers are reused between calls,
@@ -11,25 +13,26 @@
 //! pool per operation (candle's spins while rayon's runs the products).
 
 use super::attention::{HEAD, attend};
-use super::kernels::{Mat, Norm, gelu, layer_norm, matmul};
+use super::kernels::{Norm, gelu, layer_norm};
+use super::packed::{Packed, Start};
 use candle_core::Result;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 
-/// Under this many tokens a batch runs as one band, its products on rayon's threads: split
-/// into bands, each thread would repack every weight matrix for a handful of rows.
-const SMALL_BATCH: usize = 64;
+/// Rows per band at least: fewer, and a thread would spend more time reading the weights
+/// from memory and waiting for the other than multiplying.
+const MIN_BAND: usize = 12;
 
 /// Buffers up to this many values in all are kept for the next call (16 MB: a batch of 32
 /// narration sentences needs about 6); a batch of long texts frees what it needed.
 const KEEP: usize = 4 << 20;
 
 /// A linear layer stored as `[inputs × outputs]` (PyTorch keeps the transpose), so rows of
-/// activations multiply it directly.
+/// activations multiply it directly, packed for the kernel.
 struct Linear {
-    weight: Vec<f32>,
+    weight: Packed,
     bias: Vec<f32>,
 }
 
@@ -49,6 +52,7 @@ impl Linear {
             }
             bias.extend(vb.get(outputs, &format!("{name}.bias"))?.to_vec1::<f32>()?);
         }
+        let weight = Packed::new(&weight, inputs, width);
         Ok(Linear { weight, bias })
     }
 
@@ -57,23 +61,23 @@ impl Linear {
     }
 
     /// `out = x · W + bias`, for the products no element-wise pass follows.
-    fn biased(&self, x: &[f32], out: &mut [f32], threads: usize) {
-        let n = self.outputs();
-        let rows = x.len() / (self.weight.len() / n);
-        out[..rows * n]
-            .chunks_exact_mut(n)
-            .for_each(|row| row.copy_from_slice(&self.bias));
-        self.product(x, out, true, threads);
+    #[inline(always)]
+    fn biased(&self, x: &[f32], out: &mut [f32], avx2_fma: bool) {
+        let rows = x.len() / self.weight.inputs();
+        let out = &mut out[..rows * self.outputs()];
+        self.weight
+            .product(x, out, Start::Bias(&self.bias), avx2_fma);
     }
 
     /// `out (+)= x · W` for the rows of `x`, without the bias (see [`layer_norm`], [`gelu`]).
-    fn product(&self, x: &[f32], out: &mut [f32], accumulate: bool, threads: usize) {
-        let (n, k) = (self.outputs(), self.weight.len() / self.outputs());
-        let (x, w) = (
-            Mat::rows(x, x.len() / k, k, k),
-            Mat::rows(&self.weight, k, n, n),
-        );
-        matmul(out, n, x, w, 1.0, accumulate, threads);
+    #[inline(always)]
+    fn product(&self, x: &[f32], out: &mut [f32], accumulate: bool, avx2_fma: bool) {
+        let start = if accumulate {
+            Start::Accumulate
+        } else {
+            Start::Zero
+        };
+        self.weight.product(x, out, start, avx2_fma);
     }
 }
 
@@ -133,8 +137,7 @@ pub struct Encoder {
     layers: Vec<Layer>,
     hidden: usize,
     threads: usize,
-    /// Whether this CPU runs the AVX2+FMA build of the element-wise code.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// Whether this CPU runs the AVX2+FMA build of the element-wise code and products.
     avx2_fma: bool,
     /// Buffers of finished calls; concurrent calls each take their own.
     spare: Mutex<Vec<Buffers>>,
@@ -242,18 +245,15 @@ impl Encoder {
 
         // Each thread owns a contiguous band of rows through every layer; only attention
         // reads other rows (its text's keys and values), from the previous hand-over.
-        let (threads, product_threads) = if tokens < SMALL_BATCH {
-            (1, self.threads)
-        } else {
-            (self.threads, 1)
-        };
+        let threads = self.threads.min(tokens / MIN_BAND).max(1);
         let band = tokens.div_ceil(threads).max(1);
         bands.resize_with(threads, Band::default);
         let width = 3 * h;
         qkv.resize(tokens * width, 0.0);
         next_qkv.resize(tokens * width, 0.0);
         let first = &self.layers[0].qkv;
-        first.biased(hidden, qkv, product_threads);
+        let work = hidden.chunks(band * h).zip(qkv.chunks_mut(band * width));
+        parallel(work, |(rows, out)| first.biased(rows, out, self.avx2_fma));
         for (l, layer) in self.layers.iter().enumerate() {
             let following = self.layers.get(l + 1).map(|next| &next.qkv);
             let (qkv_read, spans) = (&qkv[..], &spans[..]);
@@ -269,11 +269,10 @@ impl Encoder {
                     qkv: qkv_read,
                     spans,
                     range,
-                    product_threads,
                 };
                 self.layer(&pass, rows, scratch);
                 if let Some(following) = following {
-                    following.biased(rows, next, product_threads);
+                    following.biased(rows, next, self.avx2_fma);
                 }
             });
             std::mem::swap(qkv, next_qkv);
@@ -307,8 +306,8 @@ impl Encoder {
             qkv,
             spans,
             ref range,
-            product_threads: threads,
         } = *pass;
+        let avx2_fma = self.avx2_fma;
         let (h, count) = (self.hidden, range.len());
         band.context.resize(count * h, 0.0);
         band.inner.resize(count * layer.up.outputs(), 0.0);
@@ -323,11 +322,11 @@ impl Encoder {
         // rows = LN(rows + context · W + b): the layer input is the residual, overwritten.
         layer
             .attention_out
-            .product(&band.context, rows, true, threads);
+            .product(&band.context, rows, true, avx2_fma);
         layer_norm(rows, Some(&layer.attention_out.bias), &layer.attention_norm);
-        layer.up.product(rows, &mut band.inner, false, threads);
+        layer.up.product(rows, &mut band.inner, false, avx2_fma);
         gelu(&mut band.inner, &layer.up.bias);
-        layer.down.product(&band.inner, rows, true, threads);
+        layer.down.product(&band.inner, rows, true, avx2_fma);
         layer_norm(rows, Some(&layer.down.bias), &layer.output_norm);
     }
 }
@@ -339,8 +338,6 @@ struct Pass<'a> {
     spans: &'a [Range<usize>],
     /// This band's rows.
     range: Range<usize>,
-    /// Threads for each product: 1 when bands already run on their own threads.
-    product_threads: usize,
 }
 
 fn avx2_fma() -> bool {

@@ -4,8 +4,9 @@
 mod attention;
 mod encoder;
 mod engine;
-mod kernels;
+pub(crate) mod kernels;
 pub mod minilm;
+mod packed;
 
 pub use minilm::{BATCH, MiniLm};
 
