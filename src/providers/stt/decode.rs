@@ -2,7 +2,7 @@
 //! no blank start, timestamp pairing and monotonicity), language detection, and cutting the
 //! result into timestamped segments.
 
-use super::decoder::DecoderState;
+use super::decoder::{Cross, DecoderState};
 use super::model::{Ct2Config, SpecialTokens, WhisperModel};
 use super::model_error;
 use crate::providers::ProviderError;
@@ -36,9 +36,9 @@ fn run<T>(what: &str, r: candle_core::Result<T>) -> Result<T, ProviderError> {
     r.map_err(|e| model_error(what, e))
 }
 
-/// The most likely `<|xx|>` language token for a window's audio features.
-pub fn detect_language(model: &WhisperModel, audio: &Tensor) -> Result<u32, ProviderError> {
-    let logits = run("language detection", first_logits(model, audio))?;
+/// The most likely `<|xx|>` language token for a window's audio.
+pub fn detect_language(model: &WhisperModel, cross: &Cross) -> Result<u32, ProviderError> {
+    let logits = run("language detection", first_logits(model, cross))?;
     model
         .config
         .lang_ids
@@ -50,9 +50,9 @@ pub fn detect_language(model: &WhisperModel, audio: &Tensor) -> Result<u32, Prov
 }
 
 /// Logits after `<|startoftranscript|>` alone: where the language token would come.
-fn first_logits(model: &WhisperModel, audio: &Tensor) -> candle_core::Result<Vec<f32>> {
+fn first_logits(model: &WhisperModel, cross: &Cross) -> candle_core::Result<Vec<f32>> {
     let d = &model.decoder;
-    let mut state = d.start(audio)?;
+    let mut state = d.start(cross)?;
     let (hidden, _) = d.forward(&[model.tokens.sot], &mut state, false)?;
     d.logits(&hidden)?.i(0)?.to_vec1()
 }
@@ -73,14 +73,35 @@ fn feed_prompt(
     Ok((no_speech, hidden.narrow(1, prompt.len() - 1, 1)?))
 }
 
-fn last_logits(model: &WhisperModel, hidden: &Tensor) -> candle_core::Result<Vec<f32>> {
+/// The next token's logits; only those of `<|endoftext|>` and the timestamps where the rules
+/// will mask every other token anyway.
+fn next_logits(
+    model: &WhisperModel,
+    hidden: &Tensor,
+    sampled: &[u32],
+) -> candle_core::Result<Vec<f32>> {
+    let t = model.tokens;
+    if only_timestamps(sampled, t) {
+        return model.decoder.logits_from(hidden, t.eot as usize);
+    }
     model.decoder.logits(hidden)?.i(0)?.to_vec1()
+}
+
+/// Whether the rules allow nothing but a timestamp or `<|endoftext|>` after `sampled`: the
+/// first token, and the closing timestamp after a segment's text.
+fn only_timestamps(sampled: &[u32], t: SpecialTokens) -> bool {
+    let is_ts = |tok: &u32| *tok >= t.timestamp_begin;
+    match sampled {
+        [] => true,
+        [.., before, last] => is_ts(last) && !is_ts(before),
+        [_] => false,
+    }
 }
 
 /// Greedy decoding of one window. `cancel` is checked before every step.
 pub fn decode_window(
     model: &WhisperModel,
-    audio: &Tensor,
+    cross: &Cross,
     language: u32,
     cancel: &CancellationToken,
 ) -> Result<Decoded, ProviderError> {
@@ -88,7 +109,7 @@ pub fn decode_window(
     let d = &model.decoder;
     let prompt = [t.sot, language, t.transcribe];
     let max_tokens = d.max_len() / 2;
-    let mut state: DecoderState = run("decoder", d.start(audio))?;
+    let mut state: DecoderState = run("decoder", d.start(cross))?;
     let (no_speech_prob, mut last) = run("decoder", feed_prompt(model, &prompt, &mut state))?;
 
     let mut sampled: Vec<u32> = Vec::new();
@@ -97,7 +118,7 @@ pub fn decode_window(
         if cancel.is_cancelled() {
             return Err(ProviderError::Cancelled);
         }
-        let mut logits = run("decoder", last_logits(model, &last))?;
+        let mut logits = run("decoder", next_logits(model, &last, &sampled))?;
         apply_rules(&mut logits, &sampled, t, &model.config);
         let next = argmax(&logits);
         sum_logprob += f64::from(logits[next] - log_sum_exp(&logits));

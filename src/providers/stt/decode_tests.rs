@@ -67,6 +67,26 @@ fn timestamps_pair_up_and_never_go_back() {
 }
 
 #[test]
+fn text_logits_are_skipped_only_where_the_rules_mask_all_text() {
+    let histories: [&[u32]; 6] = [
+        &[],
+        &[ts(3)],
+        &[ts(3), 2],
+        &[ts(3), 2, ts(20)],
+        &[ts(3), 2, ts(20), ts(20)],
+        &[ts(3), 2, ts(20), ts(20), 4, ts(30)],
+    ];
+    for sampled in histories {
+        let text_allowed = allowed(sampled).iter().any(|&tok| tok < TOKENS.eot);
+        assert_eq!(
+            only_timestamps(sampled, TOKENS),
+            !text_allowed,
+            "{sampled:?}"
+        );
+    }
+}
+
+#[test]
 fn likely_timestamps_beat_a_single_text_token() {
     let mut logits = vec![0f32; VOCAB];
     logits[2] = 2.0;

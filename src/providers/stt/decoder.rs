@@ -3,9 +3,17 @@
 //! the whole prefix) and the cross-attention scores that word timestamps are read from.
 //! Weights come from the same `VarBuilder` names candle uses.
 
+use super::host::{Host, norm};
+use super::matvec::matvec;
+use super::step::step;
+use crate::providers::embed::kernels::Norm;
 use candle_core::{D, DType, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder};
 use candle_transformers::models::whisper::Config;
+
+/// Up to this many rows, logits on the CPU are one [`matvec`] per row: each row reads the
+/// 100 MB embedding once either way, and a general product would repack it first.
+const MATVEC_ROWS: usize = 4;
 
 pub(super) fn linear(vb: &VarBuilder, inp: usize, out: usize, bias: bool) -> Result<Linear> {
     let weight = vb.get((out, inp), "weight")?;
@@ -30,7 +38,7 @@ pub(super) struct Attention {
     pub(super) query: Linear,
     pub(super) key: Linear,
     pub(super) value: Linear,
-    out: Linear,
+    pub(super) out: Linear,
     heads: usize,
 }
 
@@ -43,6 +51,10 @@ impl Attention {
             out: linear(&vb.pp("out_proj"), d, d, true)?,
             heads,
         })
+    }
+
+    pub(super) fn heads(&self) -> usize {
+        self.heads
     }
 
     /// `[1, T, D]` → `[1, H, T, D/H]`.
@@ -76,29 +88,41 @@ impl Attention {
     }
 }
 
-struct Block {
-    self_attn: Attention,
+pub(super) struct Block {
+    pub(super) self_attn: Attention,
     self_ln: LayerNorm,
-    cross_attn: Attention,
+    pub(super) cross_attn: Attention,
     cross_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    pub(super) fc1: Linear,
+    pub(super) fc2: Linear,
     mlp_ln: LayerNorm,
+    /// The three layer norms again (self, cross, MLP), for the CPU step's kernels.
+    pub(super) norms: [Norm; 3],
 }
 
 /// The decoder's weights, shared (read-only) by every transcription.
 pub struct Decoder {
-    embed: Tensor,
-    positions: Tensor,
-    blocks: Vec<Block>,
+    pub(super) embed: Tensor,
+    pub(super) positions: Tensor,
+    pub(super) blocks: Vec<Block>,
     ln: LayerNorm,
+    pub(super) final_norm: Norm,
+    heads: usize,
 }
+
+/// The cross-attention keys and values of one window's audio, per layer: keys transposed
+/// `[1, H, dh, S]` and values `[1, H, S, dh]`. Computed once per window and shared by
+/// language detection, decoding and word alignment (cloning copies handles only).
+#[derive(Clone)]
+pub struct Cross(Vec<(Tensor, Tensor)>);
 
 /// Per-sequence state: the cross-attention keys/values of one window's audio, and the
 /// self-attention cache of the tokens fed so far.
 pub struct DecoderState {
-    cross: Vec<(Tensor, Tensor)>,
-    cache: Vec<Option<(Tensor, Tensor)>>,
+    pub(super) cross: Vec<(Tensor, Tensor)>,
+    /// Per layer: keys and values `[1, H, max_len, dh]`, the first `len` positions filled;
+    /// allocated once so a step writes one row instead of copying the whole cache.
+    pub(super) cache: Vec<(Tensor, Tensor)>,
     pub len: usize,
 }
 
@@ -110,23 +134,43 @@ impl Decoder {
         let blocks = (0..cfg.decoder_layers)
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
+                let self_ln = layer_norm(&vb.pp("self_attn_layer_norm"), d)?;
+                let cross_ln = layer_norm(&vb.pp("encoder_attn_layer_norm"), d)?;
+                let mlp_ln = layer_norm(&vb.pp("final_layer_norm"), d)?;
                 Ok(Block {
                     self_attn: Attention::load(vb.pp("self_attn"), d, heads)?,
-                    self_ln: layer_norm(&vb.pp("self_attn_layer_norm"), d)?,
                     cross_attn: Attention::load(vb.pp("encoder_attn"), d, heads)?,
-                    cross_ln: layer_norm(&vb.pp("encoder_attn_layer_norm"), d)?,
                     fc1: linear(&vb.pp("fc1"), d, 4 * d, true)?,
                     fc2: linear(&vb.pp("fc2"), 4 * d, d, true)?,
-                    mlp_ln: layer_norm(&vb.pp("final_layer_norm"), d)?,
+                    norms: [norm(&self_ln)?, norm(&cross_ln)?, norm(&mlp_ln)?],
+                    self_ln,
+                    cross_ln,
+                    mlp_ln,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let ln = layer_norm(&vb.pp("layer_norm"), d)?;
         Ok(Decoder {
             embed: vb.get((cfg.vocab_size, d), "embed_tokens.weight")?,
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
             blocks,
-            ln: layer_norm(&vb.pp("layer_norm"), d)?,
+            final_norm: norm(&ln)?,
+            ln,
+            heads,
         })
+    }
+
+    pub(super) fn d_model(&self) -> usize {
+        self.embed.dim(1).unwrap_or(0)
+    }
+
+    pub(super) fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// Whether steps and logits can take the CPU kernels' path.
+    fn on_cpu(&self) -> bool {
+        self.embed.device().is_cpu() && self.embed.dtype() == DType::F32
     }
 
     /// The longest token sequence the positional table covers (448 for Whisper).
@@ -134,9 +178,9 @@ impl Decoder {
         self.positions.dim(0).unwrap_or(0)
     }
 
-    /// A fresh state for the audio features `[1, S, D]` of one window: the cross-attention
-    /// keys and values are computed once here instead of at every step.
-    pub fn start(&self, audio: &Tensor) -> Result<DecoderState> {
+    /// The cross-attention keys and values for the audio features `[1, S, D]` of one window,
+    /// computed once here instead of at every step.
+    pub fn cross(&self, audio: &Tensor) -> Result<Cross> {
         let cross = self
             .blocks
             .iter()
@@ -150,9 +194,26 @@ impl Decoder {
                 Ok((k_t, v))
             })
             .collect::<Result<Vec<_>>>()?;
+        Ok(Cross(cross))
+    }
+
+    /// A fresh state, no token fed yet, attending to `cross`.
+    pub fn start(&self, cross: &Cross) -> Result<DecoderState> {
+        let (d, device) = (self.d_model(), self.embed.device());
+        let shape = (1, self.heads, self.max_len(), d / self.heads);
+        let cache = self
+            .blocks
+            .iter()
+            .map(|_| {
+                Ok((
+                    Tensor::zeros(shape, DType::F32, device)?,
+                    Tensor::zeros(shape, DType::F32, device)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(DecoderState {
-            cross,
-            cache: vec![None; self.blocks.len()],
+            cross: cross.0.clone(),
+            cache,
             len: 0,
         })
     }
@@ -174,6 +235,9 @@ impl Decoder {
                 past + t,
                 self.max_len()
             );
+        }
+        if let ([token], false, true) = (tokens, want_cross, self.on_cpu()) {
+            return Ok((step(self, *token, state)?, Vec::new()));
         }
         let device = self.embed.device();
         let ids = Tensor::new(tokens, device)?;
@@ -199,17 +263,18 @@ impl Decoder {
             let h = block.self_ln.forward(&x)?;
             let k = a.split_heads(&a.key.forward(&h)?)?;
             let v = a.split_heads(&a.value.forward(&h)?)?;
-            let (k, v) = match &state.cache[i] {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
+            let (cache_k, cache_v) = &state.cache[i];
+            cache_k.slice_set(&k, 2, past)?;
+            cache_v.slice_set(&v, 2, past)?;
             let (attn, _) = a.attend(
                 &a.query.forward(&h)?,
-                &k.transpose(2, 3)?.contiguous()?,
-                &v,
+                &cache_k
+                    .narrow(2, 0, past + t)?
+                    .transpose(2, 3)?
+                    .contiguous()?,
+                &cache_v.narrow(2, 0, past + t)?.contiguous()?,
                 mask.as_ref(),
             )?;
-            state.cache[i] = Some((k, v));
             x = (x + attn)?;
 
             let c = &block.cross_attn;
@@ -231,77 +296,42 @@ impl Decoder {
     /// Logits `[rows, vocab]` (f32) for hidden states `[1, rows, D]`: the output projection
     /// is tied to the token embeddings.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        hidden
-            .squeeze(0)?
-            .matmul(&self.embed.t()?)?
-            .to_dtype(DType::F32)
+        self.project(hidden, &self.embed)
+    }
+
+    /// The logits of the one row of `hidden` (`[1, 1, D]`) for the tokens from `first` on,
+    /// the others −∞: when the decoding rules allow only timestamps (and the end), reading
+    /// the 50k text rows of the embedding would be half a step's memory traffic for nothing.
+    pub fn logits_from(&self, hidden: &Tensor, first: usize) -> Result<Vec<f32>> {
+        let vocab = self.embed.dim(0)?;
+        let first = first.min(vocab);
+        let tail = self.project(hidden, &self.embed.narrow(0, first, vocab - first)?)?;
+        let mut logits = vec![f32::NEG_INFINITY; first];
+        logits.extend(tail.flatten_all()?.to_vec1::<f32>()?);
+        Ok(logits)
+    }
+
+    /// `hidden [1, rows, D]` times the transpose of `embed`'s rows.
+    fn project(&self, hidden: &Tensor, embed: &Tensor) -> Result<Tensor> {
+        let hidden = hidden.squeeze(0)?;
+        let (rows, d) = hidden.dims2()?;
+        if rows > MATVEC_ROWS || !self.on_cpu() || hidden.dtype() != DType::F32 {
+            return hidden.matmul(&embed.t()?)?.to_dtype(DType::F32);
+        }
+        let vocab = embed.dim(0)?;
+        let mut logits = vec![0f32; rows * vocab];
+        let (embed, hidden) = (Host::new(embed)?, hidden.contiguous()?);
+        let hidden = Host::new(&hidden)?;
+        for (out, x) in logits
+            .chunks_exact_mut(vocab)
+            .zip(hidden.get().chunks_exact(d))
+        {
+            matvec(embed.get(), x, None, out, false);
+        }
+        Tensor::from_vec(logits, (rows, vocab), self.embed.device())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::stt::ct2::tests::tiny_reference;
-    use candle_core::Device;
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
-    #[test]
-    fn matches_candles_decoder_fed_at_once_or_step_by_step() {
-        let (vb, config, mut reference, mel) = tiny_reference();
-        let ours = Decoder::load(vb.pp("model.decoder"), &config).unwrap();
-        let audio = reference.encoder.forward(&mel, true).unwrap();
-        let tokens = [3u32, 7, 1, 11, 0];
-
-        let ids = Tensor::new(&tokens[..], &Device::Cpu)
-            .unwrap()
-            .unsqueeze(0)
-            .unwrap();
-        let hidden = reference.decoder.forward(&ids, &audio, true).unwrap();
-        let want = reference
-            .decoder
-            .final_linear(&hidden)
-            .unwrap()
-            .squeeze(0)
-            .unwrap();
-
-        let mut state = ours.start(&audio).unwrap();
-        let (hidden, scores) = ours.forward(&tokens, &mut state, true).unwrap();
-        let all_at_once = ours.logits(&hidden).unwrap();
-        assert_eq!(all_at_once.dims(), &[5, 12]);
-        // candle's blocks use the tanh GELU, ours the exact one (as CT2's "activation" 3
-        // and openai-whisper do): the tiny weights keep the difference far below this.
-        assert!(
-            max_diff(&all_at_once, &want) < 2e-3,
-            "{}",
-            max_diff(&all_at_once, &want)
-        );
-        assert_eq!(scores.len(), 2);
-        assert_eq!(scores[0].dims(), &[1, 2, 5, 10]);
-
-        let mut state = ours.start(&audio).unwrap();
-        let mut rows = Vec::new();
-        for &token in &tokens {
-            let (hidden, _) = ours.forward(&[token], &mut state, false).unwrap();
-            rows.push(ours.logits(&hidden).unwrap());
-        }
-        let stepwise = Tensor::cat(&rows, 0).unwrap();
-        assert!(max_diff(&stepwise, &all_at_once) < 1e-5);
-        assert_eq!(state.len, 5);
-
-        let too_long = vec![0u32; ours.max_len() + 1];
-        assert!(
-            ours.forward(&too_long, &mut ours.start(&audio).unwrap(), false)
-                .is_err()
-        );
-    }
-}
+#[path = "decoder_tests.rs"]
+mod tests;

@@ -6,24 +6,30 @@
 //! encoder never uses, which would force a lock or a clone per transcription.
 
 use super::decoder::{Attention, layer_norm, linear};
+use super::encoder_cpu;
+use super::host::norm;
+use crate::providers::embed::kernels::Norm;
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm, Linear, Module, VarBuilder};
 use candle_transformers::models::whisper::Config;
 
-struct Block {
-    attn: Attention,
+pub(super) struct Block {
+    pub(super) attn: Attention,
     attn_ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    pub(super) fc1: Linear,
+    pub(super) fc2: Linear,
     mlp_ln: LayerNorm,
 }
 
 pub struct Encoder {
-    conv1: Conv1d,
-    conv2: Conv1d,
-    positions: Tensor,
-    blocks: Vec<Block>,
+    pub(super) conv1: Conv1d,
+    pub(super) conv2: Conv1d,
+    pub(super) positions: Tensor,
+    pub(super) blocks: Vec<Block>,
     ln_post: LayerNorm,
+    /// Each block's two layer norms and the final one again, for the CPU kernels.
+    pub(super) norms: Vec<[Norm; 2]>,
+    pub(super) final_norm: Norm,
 }
 
 fn conv(vb: &VarBuilder, inp: usize, out: usize, stride: usize) -> Result<Conv1d> {
@@ -73,12 +79,19 @@ impl Encoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let norms = blocks
+            .iter()
+            .map(|b: &Block| Ok([norm(&b.attn_ln)?, norm(&b.mlp_ln)?]))
+            .collect::<Result<Vec<_>>>()?;
+        let ln_post = layer_norm(&vb.pp("layer_norm"), d)?;
         Ok(Encoder {
             conv1: conv(&vb.pp("conv1"), cfg.num_mel_bins, d, 1)?,
             conv2: conv(&vb.pp("conv2"), d, d, 2)?,
             positions: sinusoids(cfg.max_source_positions, d, vb.device())?.to_dtype(DType::F32)?,
             blocks,
-            ln_post: layer_norm(&vb.pp("layer_norm"), d)?,
+            norms,
+            final_norm: norm(&ln_post)?,
+            ln_post,
         })
     }
 
@@ -86,6 +99,14 @@ impl Encoder {
     /// if `stop()` said so between layers (a window takes seconds on a busy CPU; cancelling
     /// should not wait for all of it).
     pub fn forward(&self, mel: &Tensor, stop: &dyn Fn() -> bool) -> Result<Option<Tensor>> {
+        if mel.device().is_cpu() && mel.dtype() == DType::F32 {
+            return encoder_cpu::forward(self, mel, stop);
+        }
+        self.forward_candle(mel, stop)
+    }
+
+    /// [`Self::forward`] in candle ops, for the devices the CPU kernels do not cover.
+    fn forward_candle(&self, mel: &Tensor, stop: &dyn Fn() -> bool) -> Result<Option<Tensor>> {
         let x = self.conv1.forward(mel)?.gelu_erf()?;
         let x = self.conv2.forward(&x)?.gelu_erf()?.transpose(1, 2)?;
         let frames = x.dim(1)?;
@@ -136,6 +157,39 @@ mod tests {
             .unwrap();
         // Layer-normalized outputs of order 1; tanh vs erf GELU differ by < 1e-3 each.
         assert!(diff < 2e-2, "{diff}");
+    }
+
+    #[test]
+    fn cpu_kernels_match_the_candle_ops() {
+        let (vb, config, _, mel) = tiny_reference();
+        let ours = Encoder::load(vb.pp("model.encoder"), &config).unwrap();
+        let want = ours.forward_candle(&mel, &|| false).unwrap().unwrap();
+        let got = ours.forward(&mel, &|| false).unwrap().unwrap();
+        assert_eq!(got.dims(), want.dims());
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        // Same arithmetic in another order: float noise on outputs of order 1.
+        assert!(diff < 1e-4, "{diff}");
+        // An odd number of mel frames: the strided convolution's last tap reads padding.
+        let odd = mel.narrow(2, 0, mel.dim(2).unwrap() - 1).unwrap();
+        let want = ours.forward_candle(&odd, &|| false).unwrap().unwrap();
+        let got = ours.forward(&odd, &|| false).unwrap().unwrap();
+        assert_eq!(got.dims(), want.dims());
+        let diff: f32 = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(diff < 1e-4, "{diff}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is softmaxed, standardized, median-filtered and averaged, and dynamic time warping over
 //! its negative maps each token to the frame (20 ms) where it is spoken.
 
+use super::decoder::Cross;
 use super::model::WhisperModel;
 use super::model_error;
 use super::words::{WordTiming, split_to_word_tokens};
@@ -15,10 +16,11 @@ const FRAMES_PER_SECOND: f64 = 50.0;
 const MEDIAN_WIDTH: usize = 7;
 
 /// Times (seconds from the window start) and probabilities for the words of `text_tokens`,
-/// given the window's audio features and how many mel frames of it hold audio.
+/// given the window's audio (as the decoder attends to it) and how many mel frames of it
+/// hold audio.
 pub fn find_alignment(
     model: &WhisperModel,
-    audio: &Tensor,
+    cross: &Cross,
     language: u32,
     language_code: &str,
     text_tokens: &[u32],
@@ -37,7 +39,7 @@ pub fn find_alignment(
     let frames = (mel_frames / 2).clamp(1, 1500);
     let (token_probs, per_head) = attention(
         model,
-        audio,
+        cross,
         &tokens,
         sot_sequence.len(),
         text_tokens,
@@ -107,14 +109,14 @@ type HeadWeights = Vec<Vec<Vec<f32>>>;
 /// `[heads][tokens][frames]`, softmaxed over frames and standardized over tokens.
 fn attention(
     model: &WhisperModel,
-    audio: &Tensor,
+    cross: &Cross,
     tokens: &[u32],
     first: usize,
     text_tokens: &[u32],
     frames: usize,
 ) -> candle_core::Result<(Vec<f32>, HeadWeights)> {
     let d = &model.decoder;
-    let mut state = d.start(audio)?;
+    let mut state = d.start(cross)?;
     let (hidden, scores) = d.forward(tokens, &mut state, true)?;
     let logits = d
         .logits(&hidden.narrow(1, first, text_tokens.len())?)?

@@ -150,11 +150,15 @@ fn transcribe_pcm(
             .ok_or(ProviderError::Cancelled)?;
         encode_s += clock.elapsed().as_secs_f64();
         let clock = Instant::now();
+        let cross = model
+            .decoder
+            .cross(&audio)
+            .map_err(|e| model_error("decoder", e))?;
         let lang = match lang_token {
             Some(token) => token,
-            None => *lang_token.insert(detect_language(model, &audio)?),
+            None => *lang_token.insert(detect_language(model, &cross)?),
         };
-        let decoded = decode_window(model, &audio, lang, cancel)?;
+        let decoded = decode_window(model, &cross, lang, cancel)?;
         decode_s += clock.elapsed().as_secs_f64();
         if decoded.no_speech_prob > NO_SPEECH_THRESHOLD && decoded.avg_logprob < LOGPROB_THRESHOLD {
             seek += window_frames;
@@ -169,7 +173,7 @@ fn transcribe_pcm(
             .collect();
         let clock = Instant::now();
         let code = model.language_code(lang).unwrap_or_default();
-        let alignment = find_alignment(model, &audio, lang, &code, &text_tokens, window_frames)?;
+        let alignment = find_alignment(model, &cross, lang, &code, &text_tokens, window_frames)?;
         let placed = place_words(alignment, &segments, time_offset, &mut last_speech);
         align_s += clock.elapsed().as_secs_f64();
         let mut next = seek + consumed;
