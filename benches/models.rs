@@ -48,6 +48,13 @@ fn main() {
             .init();
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // `cargo test` builds our own kernels without optimization (dependencies are optimized):
+    // there the bench is a smoke test on a short narration and one batch.
+    let size = if std::env::args().any(|a| a == "--bench") {
+        Size::FULL
+    } else {
+        Size::QUICK
+    };
     let models = default_models_dir();
     let device = std::env::var("REELFORGE_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     println!("models: {} (device {device})", models.display());
@@ -58,14 +65,21 @@ fn main() {
     let wav = narration.path().join("narration.wav");
     let sections: Vec<(ModelKind, Section)> = vec![
         (ModelKind::Llm, runtime.block_on(llm(&models, &device))),
-        (ModelKind::Piper, runtime.block_on(piper(&models, &wav))),
+        (
+            ModelKind::Piper,
+            runtime.block_on(piper(&models, &wav, size)),
+        ),
         (
             ModelKind::Whisper,
             runtime.block_on(whisper(&models, &device, &wav)),
         ),
         (
             ModelKind::MiniLm,
-            runtime.block_on(minilm(&models.join(ModelKind::MiniLm.folder()), &device)),
+            runtime.block_on(minilm(
+                &models.join(ModelKind::MiniLm.folder()),
+                &device,
+                size,
+            )),
         ),
     ];
 
@@ -82,10 +96,38 @@ fn main() {
     }
     rows.push(Row::new("process", "peak RSS (VmHWM)", peak_rss()));
     print_table(&rows);
+    if size.sentences < Size::FULL.sentences {
+        println!(
+            "(test mode: short narration, one batch; `cargo bench --bench models` for figures)"
+        );
+    }
     if failed {
         eprintln!("some models could not be measured; install them with {FETCH_COMMAND}");
         std::process::exit(1);
     }
+}
+
+/// How much each section measures.
+#[derive(Clone, Copy)]
+struct Size {
+    /// Sentences Piper speaks and Whisper transcribes.
+    sentences: usize,
+    /// MiniLM texts embedded one at a time, and in batches of `BATCH`.
+    singles: usize,
+    batches: usize,
+}
+
+impl Size {
+    const FULL: Size = Size {
+        sentences: 6,
+        singles: 64,
+        batches: 8,
+    };
+    const QUICK: Size = Size {
+        sentences: 2,
+        singles: 4,
+        batches: 1,
+    };
 }
 
 fn cost(e: reelforge::providers::ProviderError) -> String {
@@ -155,7 +197,7 @@ async fn llm(models: &Path, device: &str) -> Section {
 
 /// Piper: load and real-time factor (synthesis time / audio length); writes the narration
 /// the Whisper section transcribes.
-async fn piper(models: &Path, wav: &Path) -> Section {
+async fn piper(models: &Path, wav: &Path, size: Size) -> Section {
     const MODEL: &str = "piper";
     let onnx = ModelKind::Piper.main_file(models);
     let voice = PiperVoice::new(onnx, "en-us".into(), 1.0, 1.0, 250, -14.0);
@@ -164,7 +206,7 @@ async fn piper(models: &Path, wav: &Path) -> Section {
         .await
         .map_err(cost)?
         .map_or(0, |l| l.load_ms);
-    let script: Vec<String> = sentences(6);
+    let script: Vec<String> = sentences(size.sentences);
     let started = Instant::now();
     let narration = voice
         .synthesize(&script, wav, &CancellationToken::new(), &|_| {})
@@ -221,13 +263,12 @@ async fn whisper(models: &Path, device: &str, wav: &Path) -> Section {
 
 /// MiniLM: load time, then sentences per second one at a time and in full batches (the
 /// select stage's case), then the same texts again from the cache.
-async fn minilm(dir: &Path, device: &str) -> Section {
+async fn minilm(dir: &Path, device: &str, size: Size) -> Section {
     const MODEL: &str = "minilm";
-    const TEXTS: usize = 8 * BATCH;
-    const SINGLES: usize = 64;
+    let (texts_count, singles) = (size.batches * BATCH, size.singles);
     let text = |e: reelforge::providers::ProviderError| e.to_string();
     let cancel = CancellationToken::new();
-    let owned = sentences(TEXTS);
+    let owned = sentences(texts_count);
     let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
 
     let embedder = MiniLm::new(dir.to_path_buf(), device.to_string(), None);
@@ -237,16 +278,16 @@ async fn minilm(dir: &Path, device: &str) -> Section {
     embedder.embed(&texts[..4], &cancel).await.map_err(text)?;
 
     let clock = Clock::start();
-    for one in &texts[..SINGLES] {
+    for one in &texts[..singles] {
         embedder.embed(&[one], &cancel).await.map_err(text)?;
     }
-    let single = clock.rates(SINGLES);
+    let single = clock.rates(singles);
 
     let clock = Clock::start();
     for batch in texts.chunks(BATCH) {
         embedder.embed(batch, &cancel).await.map_err(text)?;
     }
-    let batched = clock.rates(TEXTS);
+    let batched = clock.rates(texts_count);
 
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(data.path()).map_err(|e| e.to_string())?;
@@ -254,23 +295,23 @@ async fn minilm(dir: &Path, device: &str) -> Section {
     cached.embed(&texts, &cancel).await.map_err(text)?;
     let started = Instant::now();
     cached.embed(&texts, &cancel).await.map_err(text)?;
-    let hits = TEXTS as f64 / started.elapsed().as_secs_f64();
+    let hits = texts_count as f64 / started.elapsed().as_secs_f64();
 
     Ok(vec![
         Row::new(MODEL, "load", format!("{load_ms} ms")),
         Row::new(
             MODEL,
-            format!("batch 1 ({SINGLES} texts)"),
+            format!("batch 1 ({singles} texts)"),
             single.show("sentences"),
         ),
         Row::new(
             MODEL,
-            format!("batch {BATCH} ({TEXTS} texts)"),
+            format!("batch {BATCH} ({texts_count} texts)"),
             batched.show("sentences"),
         ),
         Row::new(
             MODEL,
-            format!("cache hits ({TEXTS} texts)"),
+            format!("cache hits ({texts_count} texts)"),
             format!("{hits:.0} sentences/s"),
         ),
     ])

@@ -13,7 +13,7 @@
 //! pool per operation (candle's spins while rayon's runs the products).
 
 use super::attention::{HEAD, attend};
-use super::kernels::{Norm, gelu, layer_norm};
+use super::kernels::{Norm, avx2_fma, gelu, layer_norm};
 use super::packed::{Packed, Start};
 use candle_core::Result;
 use candle_nn::VarBuilder;
@@ -338,14 +338,6 @@ struct Pass<'a> {
     spans: &'a [Range<usize>],
     /// This band's rows.
     range: Range<usize>,
-}
-
-fn avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// Runs `work` on every item, the first on this thread and each other one on a thread of its

@@ -9,6 +9,16 @@
 /// Lanes of the element-wise loops: two AVX or four SSE registers of `f32`.
 const LANES: usize = 8;
 
+/// Whether this CPU runs the `avx2,fma` builds of the kernels (MiniLM's and Whisper's hot
+/// loops are compiled twice: for these features, and for the baseline).
+pub fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// A matrix inside a slice: element (r, c) is `data[r * row_stride + c * col_stride]`, so a
 /// head's columns of the packed `[Q | K | V]` rows, or a transpose, need no copy.
 #[derive(Clone, Copy)]

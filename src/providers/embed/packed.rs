@@ -262,11 +262,7 @@ mod tests {
 
     #[test]
     fn product_matches_the_straightforward_sums() {
-        #[cfg(target_arch = "x86_64")]
-        let avx2_fma = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2_fma = false;
+        let avx2_fma = crate::providers::embed::kernels::avx2_fma();
         // Rows not a multiple of a tile, outputs not of a panel, inputs over one depth pass.
         for (rows, k, n) in [(13, 400, 37), (1, 8, 16), (20, 384, 160), (7, 900, 50)] {
             let x: Vec<f32> = (0..rows * k)

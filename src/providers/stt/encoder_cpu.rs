@@ -10,7 +10,7 @@
 
 use super::encoder::Encoder;
 use super::host::Host;
-use crate::providers::embed::kernels::{Mat, gelu, layer_norm, matmul, softmax};
+use crate::providers::embed::kernels::{Mat, avx2_fma, gelu, layer_norm, matmul, softmax};
 use candle_core::{Device, Result, Tensor, bail};
 use candle_nn::{Conv1d, Linear};
 
@@ -165,14 +165,6 @@ fn attend_band_body(
             1,
         );
     }
-}
-
-fn avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// See [`Encoder::forward`]; `mel` is an `f32` CPU tensor.

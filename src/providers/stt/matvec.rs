@@ -47,7 +47,7 @@ pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
 /// `accumulate` the result is added to `out` (the residual), else it overwrites it.
 pub fn matvec(w: &[f32], x: &[f32], bias: Option<&[f32]>, out: &mut [f32], accumulate: bool) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::providers::embed::kernels::avx2_fma() {
         // SAFETY: the CPU reported both features.
         return unsafe { matvec_avx2_fma(w, x, bias, out, accumulate) };
     }

@@ -61,7 +61,7 @@ struct Scratch {
 /// `[1, 1, D]`. The caller has checked there is room for one more position.
 pub(super) fn step(decoder: &Decoder, token: u32, state: &mut DecoderState) -> Result<Tensor> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if crate::providers::embed::kernels::avx2_fma() {
         // SAFETY: the CPU reported both features.
         return unsafe { step_avx2_fma(decoder, token, state) };
     }
