@@ -237,6 +237,18 @@ fn wrong_header_or_truncation_says_corrupt_and_how_to_fix() {
     assert!(err.to_string().contains("/nonexistent/model.bin"), "{err}");
 }
 
+/// Largest absolute difference between two tensors of the same shape.
+pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 /// The tiny model as weights, candle's reference Whisper built on them, and a small mel
 /// input: the common start of the encoder and decoder comparison tests.
 pub(crate) fn tiny_reference() -> (VarBuilder<'static>, Config, Whisper, Tensor) {

@@ -1,19 +1,8 @@
 //! The decoder against candle's Whisper decoder on a tiny model, fed at once and step by step.
 
 use super::*;
-use crate::providers::stt::ct2::tests::tiny_reference;
+use crate::providers::stt::ct2::tests::{max_diff, tiny_reference};
 use candle_core::Device;
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
 
 #[test]
 fn matches_candles_decoder_fed_at_once_or_step_by_step() {

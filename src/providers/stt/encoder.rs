@@ -137,7 +137,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::stt::ct2::tests::tiny_reference;
+    use crate::providers::stt::ct2::tests::{max_diff, tiny_reference};
 
     #[test]
     fn matches_candles_encoder_up_to_the_gelu_approximation() {
@@ -147,14 +147,7 @@ mod tests {
         let got = ours.forward(&mel, &|| false).unwrap().unwrap();
         assert!(ours.forward(&mel, &|| true).unwrap().is_none());
         assert_eq!(got.dims(), &[1, 10, 8]);
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&got, &want);
         // Layer-normalized outputs of order 1; tanh vs erf GELU differ by < 1e-3 each.
         assert!(diff < 2e-2, "{diff}");
     }
@@ -166,14 +159,7 @@ mod tests {
         let want = ours.forward_candle(&mel, &|| false).unwrap().unwrap();
         let got = ours.forward(&mel, &|| false).unwrap().unwrap();
         assert_eq!(got.dims(), want.dims());
-        let diff = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_diff(&got, &want);
         // Same arithmetic in another order: float noise on outputs of order 1.
         assert!(diff < 1e-4, "{diff}");
         // An odd number of mel frames: the strided convolution's last tap reads padding.
@@ -181,14 +167,7 @@ mod tests {
         let want = ours.forward_candle(&odd, &|| false).unwrap().unwrap();
         let got = ours.forward(&odd, &|| false).unwrap().unwrap();
         assert_eq!(got.dims(), want.dims());
-        let diff: f32 = (got - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = max_diff(&got, &want);
         assert!(diff < 1e-4, "{diff}");
     }
 
