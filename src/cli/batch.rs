@@ -37,8 +37,12 @@ pub async fn run(cli: &Cli, args: BatchArgs) -> anyhow::Result<ExitCode> {
     });
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
+    // Registered here, not inside the spawned task, so a signal sent as soon as the batch has
+    // started is not lost before that task first runs.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             on_signal.cancel();
         }
     });

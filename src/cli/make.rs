@@ -10,6 +10,7 @@ use crate::store::TaskOptions;
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub async fn run(cli: &Cli, args: MakeArgs) -> anyhow::Result<ExitCode> {
@@ -87,13 +88,16 @@ pub async fn follow(
     let mut printer = ProgressPrinter::default();
     let mut interrupted = false;
     let mut stdout = std::io::stdout();
+    // One listener for the whole wait: a fresh `ctrl_c()` per loop turn missed a signal that
+    // landed while an event was being printed, and the task then ran to the end (exit 0).
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
     loop {
         let event = tokio::select! {
             event = events.recv() => match event {
                 Some(event) => event,
                 None => bail!("the pipeline stopped unexpectedly"),
             },
-            _ = tokio::signal::ctrl_c(), if !interrupted => {
+            _ = interrupt.recv(), if !interrupted => {
                 interrupted = true;
                 if !json {
                     println!("interrupted: cancelling task {task} (resume it with `reelforge tasks resume {task}`)");
