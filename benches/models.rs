@@ -288,6 +288,8 @@ async fn minilm(dir: &Path, device: &str, size: Size) -> Section {
         embedder.embed(batch, &cancel).await.map_err(text)?;
     }
     let batched = clock.rates(texts_count);
+    // Throughput in sentences depends on their length: the tokens say how long they were.
+    let tokens = mean_tokens(dir, &texts)?;
 
     let data = tempfile::tempdir().map_err(|e| e.to_string())?;
     let store = Store::open(data.path()).map_err(|e| e.to_string())?;
@@ -306,8 +308,12 @@ async fn minilm(dir: &Path, device: &str, size: Size) -> Section {
         ),
         Row::new(
             MODEL,
-            format!("batch {BATCH} ({texts_count} texts)"),
-            batched.show("sentences"),
+            format!("batch {BATCH} ({texts_count} texts, {tokens:.1} tokens each)"),
+            format!(
+                "{}, {:.0} tokens/s",
+                batched.show("sentences"),
+                batched.per_s * tokens
+            ),
         ),
         Row::new(
             MODEL,
@@ -315,6 +321,23 @@ async fn minilm(dir: &Path, device: &str, size: Size) -> Section {
             format!("{hits:.0} sentences/s"),
         ),
     ])
+}
+
+/// Tokens per text, `[CLS]` and `[SEP]` included, with the model's own tokenizer.
+fn mean_tokens(dir: &Path, texts: &[&str]) -> Result<f64, String> {
+    let path = dir.join("tokenizer.json");
+    let mut tokenizer = tokenizers::Tokenizer::from_file(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // The file pads every text to 128; the encoder sees only the real tokens.
+    tokenizer.with_padding(None);
+    let mut total = 0;
+    for text in texts {
+        let encoding = tokenizer
+            .encode(*text, true)
+            .map_err(|e| format!("cannot tokenize {text:?}: {e}"))?;
+        total += encoding.len();
+    }
+    Ok(total as f64 / texts.len().max(1) as f64)
 }
 
 /// Distinct narration-like sentences from 5 to ~35 words.
