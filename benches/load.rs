@@ -29,7 +29,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     println!(
         "{tasks} tasks, {} cores, faults: {:?}",
-        reelforge::pipeline::schedule::available_cores(),
+        reelforge::procstat::available_cores(),
         load::Faults::realistic()
     );
     let concurrent = round(&runtime, tasks, true);

@@ -48,8 +48,8 @@ fn main() {
             .init();
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    // `cargo test` builds our own kernels without optimization (dependencies are optimized):
-    // there the bench is a smoke test on a short narration and one batch.
+    // Under `cargo test` (dev profile, debug assertions, our crate at opt-level 1) the bench
+    // is a smoke test on a short narration and one batch; `--bench` measures in full.
     let size = if std::env::args().any(|a| a == "--bench") {
         Size::FULL
     } else {

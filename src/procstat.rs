@@ -73,6 +73,14 @@ pub fn rss_bytes() -> u64 {
     0
 }
 
+/// The cores this process may use (1 when unknown), read once: the standard library reads
+/// the affinity mask and cgroup quota files on every call, and the model kernels ask per
+/// product.
+pub fn available_cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// The largest resident set size the process has had (`VmHWM`), bytes.
 pub fn peak_rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")

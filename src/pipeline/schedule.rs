@@ -301,11 +301,6 @@ impl Scheduler {
     }
 }
 
-/// The cores this process may use (1 when unknown).
-pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
 #[cfg(test)]
 #[path = "schedule_tests.rs"]
 mod tests;

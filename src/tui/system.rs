@@ -27,9 +27,7 @@ pub struct SystemSampler {
 
 impl SystemSampler {
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let cores = crate::procstat::available_cores();
         SystemSampler {
             nvml: Nvml::init().map_err(|e| format!("no GPU (NVML: {})", nvml_reason(&e))),
             cores,

@@ -13,9 +13,10 @@ mod transcribe;
 mod voice;
 mod wiring;
 
-use super::schedule::{ResourceClass, available_cores};
+use super::schedule::ResourceClass;
 use super::{EngineSettings, JobCtx, RetryPolicy, Stage, StageError, StageSet, StageWork};
 use crate::config::{Config, config_for, frame_size};
+use crate::procstat::available_cores;
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -13,8 +13,9 @@
 //! pool per operation (candle's spins while rayon's runs the products).
 
 use super::attention::{HEAD, attend};
-use super::kernels::{Norm, avx2_fma, gelu, layer_norm};
+use super::kernels::{Norm, avx2_fma, gelu, layer_norm, parallel};
 use super::packed::{Packed, Start};
+use crate::procstat::available_cores;
 use candle_core::Result;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{Config, HiddenAct};
@@ -195,7 +196,7 @@ impl Encoder {
             embedding_norm: norm(vb.pp("embeddings.LayerNorm"), hidden, eps)?,
             layers,
             hidden,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: available_cores(),
             avx2_fma: avx2_fma(),
             spare: Mutex::default(),
         })
@@ -338,23 +339,4 @@ struct Pass<'a> {
     spans: &'a [Range<usize>],
     /// This band's rows.
     range: Range<usize>,
-}
-
-/// Runs `work` on every item, the first on this thread and each other one on a thread of its
-/// own, and returns when all are done: the hand-over between layers.
-fn parallel<I, F>(items: I, work: F)
-where
-    I: Iterator,
-    I::Item: Send,
-    F: Fn(I::Item) + Sync,
-{
-    std::thread::scope(|scope| {
-        let mut items = items;
-        let Some(first) = items.next() else { return };
-        let work = &work;
-        for item in items {
-            scope.spawn(move || work(item));
-        }
-        work(first);
-    });
 }

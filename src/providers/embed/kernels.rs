@@ -236,6 +236,25 @@ pub fn softmax(row: &mut [f32]) {
     row.iter_mut().for_each(|x| *x *= scale);
 }
 
+/// Runs `work` on every item, the first on this thread and each other one on a thread of its
+/// own, and returns when all are done (the encoders' hand-over between bands of rows).
+pub fn parallel<I, F>(items: I, work: F)
+where
+    I: Iterator,
+    I::Item: Send,
+    F: Fn(I::Item) + Sync,
+{
+    std::thread::scope(|scope| {
+        let mut items = items;
+        let Some(first) = items.next() else { return };
+        let work = &work;
+        for item in items {
+            scope.spawn(move || work(item));
+        }
+        work(first);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     //! Each kernel against candle's own op on the same numbers.

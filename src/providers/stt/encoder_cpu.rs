@@ -10,7 +10,10 @@
 
 use super::encoder::Encoder;
 use super::host::Host;
-use crate::providers::embed::kernels::{Mat, avx2_fma, gelu, layer_norm, matmul, softmax};
+use crate::procstat::available_cores;
+use crate::providers::embed::kernels::{
+    Mat, avx2_fma, gelu, layer_norm, matmul, parallel, softmax,
+};
 use candle_core::{Device, Result, Tensor, bail};
 use candle_nn::{Conv1d, Linear};
 
@@ -57,12 +60,8 @@ fn conv3(out: &mut [f32], outputs: usize, input: Signal<'_>, weight: &[f32], str
             col_stride: 3 * inputs,
         };
         let dst = &mut out[first * outputs..];
-        matmul(dst, outputs, a, b, 1.0, k != 1, threads());
+        matmul(dst, outputs, a, b, 1.0, k != 1, available_cores());
     }
-}
-
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// `out (+)= x · Wᵀ + b` for the rows of `x`.
@@ -79,10 +78,10 @@ fn linear(layer: &Linear, x: &[f32], out: &mut [f32], accumulate: bool) -> Resul
             // Start from the bias: the product then adds onto it instead of a second pass.
             out.chunks_exact_mut(n)
                 .for_each(|row| row.copy_from_slice(bias));
-            matmul(out, n, x, w, 1.0, true, threads());
+            matmul(out, n, x, w, 1.0, true, available_cores());
         }
         bias => {
-            matmul(out, n, x, w, 1.0, accumulate, threads());
+            matmul(out, n, x, w, 1.0, accumulate, available_cores());
             for row in out.chunks_exact_mut(n) {
                 row.iter_mut()
                     .zip(bias.unwrap_or(&[]))
@@ -98,16 +97,9 @@ fn linear(layer: &Linear, x: &[f32], out: &mut [f32], accumulate: bool) -> Resul
 /// side). The query rows are split in one band per thread.
 fn attend(q: &[f32], k: &[f32], v: &[f32], context: &mut [f32], d: usize, heads: usize) {
     let frames = q.len() / d;
-    let band = frames.div_ceil(threads()).max(1);
-    std::thread::scope(|scope| {
-        let mut bands = context.chunks_mut(band * d).enumerate();
-        let first = bands.next();
-        for (b, out) in bands {
-            scope.spawn(move || attend_band(q, k, v, out, b * band, d, heads));
-        }
-        if let Some((b, out)) = first {
-            attend_band(q, k, v, out, b * band, d, heads);
-        }
+    let band = frames.div_ceil(available_cores()).max(1);
+    parallel(context.chunks_mut(band * d).enumerate(), |(b, out)| {
+        attend_band(q, k, v, out, b * band, d, heads)
     });
 }
 
@@ -274,7 +266,7 @@ fn forward_body(enc: &Encoder, mel: &Tensor, stop: &dyn Fn() -> bool) -> Result<
             w,
             1.0,
             false,
-            threads(),
+            available_cores(),
         );
         gelu(&mut inner, up_bias.get());
         linear(&block.fc2, &inner, &mut x, true)?;
