@@ -219,6 +219,9 @@ pub struct ModelsConfig {
     pub dir: String,
     /// "cpu", or "cuda" with a build that has the `cuda` feature.
     pub device: String,
+    /// MiniLM's products on the CPU: "fixed16" (faster, vectors at cosine ≥ 0.99999 of the
+    /// exact ones) or "f32" (sentence-transformers' vectors to within float rounding).
+    pub embed_precision: String,
 }
 
 impl Default for ModelsConfig {
@@ -226,6 +229,7 @@ impl Default for ModelsConfig {
         ModelsConfig {
             dir: String::new(),
             device: "cpu".into(),
+            embed_precision: crate::providers::embed::Precision::default().name().into(),
         }
     }
 }

@@ -135,6 +135,11 @@ pub(super) fn validate_with(
     r.one_of("voice.provider", &voice.provider, &["piper", "espeak"])?;
     r.float("voice.loudness_lufs", voice.loudness_lufs, -30.0, -5.0)?;
     r.one_of("models.device", &cfg.models.device, &["cpu", "cuda"])?;
+    r.one_of(
+        "models.embed_precision",
+        &cfg.models.embed_precision,
+        &crate::providers::embed::Precision::NAMES,
+    )?;
     r.one_of("stt.provider", &cfg.stt.provider, &["whisper", "none"])?;
     if cfg.script.sentences != 0 {
         r.int("script.sentences", cfg.script.sentences.into(), 3, 30)?;
@@ -223,6 +228,9 @@ mod tests {
             ("llm.max_tokens", |c| c.llm.max_tokens = 5),
             ("llm.top_p", |c| c.llm.top_p = 0.0),
             ("models.device", |c| c.models.device = "tpu".into()),
+            ("models.embed_precision", |c| {
+                c.models.embed_precision = "int8".into()
+            }),
             ("stt.provider", |c| c.stt.provider = "google".into()),
             ("script.sentences", |c| c.script.sentences = 2),
             ("voice.rate", |c| c.voice.rate = 2.5),

@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::pipeline::Stage;
 use crate::providers::download::{DownloadSettings, Downloader};
-use crate::providers::embed::Embedder;
 use crate::providers::embed::minilm::MiniLm;
+use crate::providers::embed::{Embedder, Precision};
 use crate::providers::footage::StockSearch;
 use crate::providers::footage::pexels::PexelsSearch;
 use crate::providers::footage::pixabay::PixabaySearch;
@@ -113,9 +113,11 @@ impl Providers {
         };
 
         let embedder: Option<Arc<dyn Embedder>> = match missing(ModelKind::MiniLm) {
-            None => Some(Arc::new(MiniLm::new(
+            None => Some(Arc::new(MiniLm::with_precision(
                 models.join(ModelKind::MiniLm.folder()),
                 device,
+                Precision::from_name(&config.models.embed_precision)
+                    .expect("validation accepts only precision names"),
                 Some(store.cache.clone()),
             ))),
             Some(_) => None,

@@ -1,20 +1,23 @@
 //! The BERT encoder of all-MiniLM-L6-v2 on the CPU, written out on plain `f32` buffers: the
 //! same arithmetic as candle's `BertModel` (absolute positions, post-norm layers, erf GELU),
-//! with about 3× its throughput per CPU-second on a 2-core machine.
+//! with about 3× its throughput per CPU-second on a 2-core machine in `f32`, ~4× with the
+//! linear layers in 16-bit fixed point ([`Precision`]).
 //!
-//! Where the time goes, and what is saved: the linear layers are ~85 % of the time; they
-//! run on weights packed once at load ([`Packed`], about 90 % of the FPU's peak, where `gemm`
-//! repacked 42 MB of weights on every call and a one-text batch spent most of its time doing
-//! so). Around them, texts are packed (no padding rows: the linear layers
+//! Where the time goes, and what is saved: the linear layers are ~85 % of the time in `f32`;
+//! they run on weights packed once at load ([`Packed`], about 90 % of the FPU's peak, where
+//! `gemm` repacked 42 MB of weights on every call and a one-text batch spent most of its time
+//! doing so), or rounded once at load ([`FixedWeights`], ~1.5× faster). Around them, texts are packed (no padding rows: the linear layers
 //! see real tokens only, attention stays within each text), Q, K and V come from one product
 //! with their weights concatenated at load, each bias is folded into the GELU or layer-norm
 //! pass that follows, residuals are accumulated in place, buffers are reused between calls,
 //! and the rows are split between threads with one hand-over per layer instead of a thread
 //! pool per operation (candle's spins while rayon's runs the products).
 
+use super::Precision;
 use super::attention::{HEAD, attend};
+use super::fixed::FixedRows;
 use super::kernels::{Norm, avx2_fma, gelu, layer_norm, parallel};
-use super::packed::{Packed, Start};
+use super::linear::Linear;
 use crate::procstat::available_cores;
 use candle_core::Result;
 use candle_nn::VarBuilder;
@@ -29,58 +32,6 @@ const MIN_BAND: usize = 12;
 /// Buffers up to this many values in all are kept for the next call (16 MB: a batch of 32
 /// narration sentences needs about 6); a batch of long texts frees what it needed.
 const KEEP: usize = 4 << 20;
-
-/// A linear layer stored as `[inputs × outputs]` (PyTorch keeps the transpose), so rows of
-/// activations multiply it directly, packed for the kernel.
-struct Linear {
-    weight: Packed,
-    bias: Vec<f32>,
-}
-
-impl Linear {
-    /// Several checkpoint layers with the same input side by side: `[q | k | v]` for one
-    /// product instead of three.
-    fn load(vb: &VarBuilder, names: &[&str], inputs: usize, outputs: usize) -> Result<Linear> {
-        let width = outputs * names.len();
-        let (mut weight, mut bias) = (vec![0f32; inputs * width], Vec::with_capacity(width));
-        for (part, name) in names.iter().enumerate() {
-            let w = vb.get((outputs, inputs), &format!("{name}.weight"))?;
-            let w = w.flatten_all()?.to_vec1::<f32>()?;
-            for (o, row) in w.chunks_exact(inputs).enumerate() {
-                for (i, x) in row.iter().enumerate() {
-                    weight[i * width + part * outputs + o] = *x;
-                }
-            }
-            bias.extend(vb.get(outputs, &format!("{name}.bias"))?.to_vec1::<f32>()?);
-        }
-        let weight = Packed::new(&weight, inputs, width);
-        Ok(Linear { weight, bias })
-    }
-
-    fn outputs(&self) -> usize {
-        self.bias.len()
-    }
-
-    /// `out = x · W + bias`, for the products no element-wise pass follows.
-    #[inline(always)]
-    fn biased(&self, x: &[f32], out: &mut [f32], avx2_fma: bool) {
-        let rows = x.len() / self.weight.inputs();
-        let out = &mut out[..rows * self.outputs()];
-        self.weight
-            .product(x, out, Start::Bias(&self.bias), avx2_fma);
-    }
-
-    /// `out (+)= x · W` for the rows of `x`, without the bias (see [`layer_norm`], [`gelu`]).
-    #[inline(always)]
-    fn product(&self, x: &[f32], out: &mut [f32], accumulate: bool, avx2_fma: bool) {
-        let start = if accumulate {
-            Start::Accumulate
-        } else {
-            Start::Zero
-        };
-        self.weight.product(x, out, start, avx2_fma);
-    }
-}
 
 fn norm(vb: VarBuilder, width: usize, eps: f64) -> Result<Norm> {
     Ok(Norm {
@@ -106,6 +57,7 @@ struct Band {
     context: Vec<f32>,
     inner: Vec<f32>,
     scores: Vec<f32>,
+    fixed: FixedRows,
 }
 
 /// The batch-wide buffers of one call, kept between calls like [`Band`].
@@ -123,7 +75,9 @@ impl Buffers {
         let bands: usize = self
             .bands
             .iter()
-            .map(|b| b.context.capacity() + b.inner.capacity() + b.scores.capacity())
+            .map(|b| {
+                b.context.capacity() + b.inner.capacity() + b.scores.capacity() + b.fixed.capacity()
+            })
             .sum();
         self.hidden.capacity() + self.qkv.capacity() + self.next_qkv.capacity() + bands
     }
@@ -153,7 +107,7 @@ impl Encoder {
     }
 
     /// Reads the weights through `vb` (names with or without a `bert.` prefix).
-    pub fn load(vb: VarBuilder, config: &Config) -> Result<Encoder> {
+    pub fn load(vb: VarBuilder, config: &Config, precision: Precision) -> Result<Encoder> {
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
@@ -173,11 +127,17 @@ impl Encoder {
                 let qkv = ["query", "key", "value"].map(|n| format!("attention.self.{n}"));
                 let qkv: Vec<&str> = qkv.iter().map(String::as_str).collect();
                 Ok(Layer {
-                    qkv: Linear::load(&vb, &qkv, hidden, hidden)?,
-                    attention_out: Linear::load(&vb, &["attention.output.dense"], hidden, hidden)?,
+                    qkv: Linear::load(&vb, &qkv, hidden, hidden, precision)?,
+                    attention_out: Linear::load(
+                        &vb,
+                        &["attention.output.dense"],
+                        hidden,
+                        hidden,
+                        precision,
+                    )?,
                     attention_norm: norm(vb.pp("attention.output.LayerNorm"), hidden, eps)?,
-                    up: Linear::load(&vb, &["intermediate.dense"], hidden, inner)?,
-                    down: Linear::load(&vb, &["output.dense"], inner, hidden)?,
+                    up: Linear::load(&vb, &["intermediate.dense"], hidden, inner, precision)?,
+                    down: Linear::load(&vb, &["output.dense"], inner, hidden, precision)?,
                     output_norm: norm(vb.pp("output.LayerNorm"), hidden, eps)?,
                 })
             })
@@ -244,17 +204,27 @@ impl Encoder {
         let tokens = hidden.len() / h;
         layer_norm(hidden, None, &self.embedding_norm);
 
-        // Each thread owns a contiguous band of rows through every layer; only attention
-        // reads other rows (its text's keys and values), from the previous hand-over.
         let threads = self.threads.min(tokens / MIN_BAND).max(1);
-        let band = tokens.div_ceil(threads).max(1);
         bands.resize_with(threads, Band::default);
         let width = 3 * h;
         qkv.resize(tokens * width, 0.0);
         next_qkv.resize(tokens * width, 0.0);
+        if let Some(ranges) = text_bands(&spans, tokens, threads) {
+            self.whole_texts(&ranges, &spans, hidden, qkv, next_qkv, bands);
+            return Ok(());
+        }
+
+        // Each thread owns a contiguous band of rows through every layer; only attention
+        // reads other rows (its text's keys and values), from the previous hand-over.
+        let band = tokens.div_ceil(threads).max(1);
         let first = &self.layers[0].qkv;
-        let work = hidden.chunks(band * h).zip(qkv.chunks_mut(band * width));
-        parallel(work, |(rows, out)| first.biased(rows, out, self.avx2_fma));
+        let work = hidden
+            .chunks(band * h)
+            .zip(qkv.chunks_mut(band * width))
+            .zip(bands.iter_mut());
+        parallel(work, |((rows, out), scratch)| {
+            first.biased(rows, out, self.avx2_fma, &mut scratch.fixed)
+        });
         for (l, layer) in self.layers.iter().enumerate() {
             let following = self.layers.get(l + 1).map(|next| &next.qkv);
             let (qkv_read, spans) = (&qkv[..], &spans[..]);
@@ -273,12 +243,67 @@ impl Encoder {
                 };
                 self.layer(&pass, rows, scratch);
                 if let Some(following) = following {
-                    following.biased(rows, next, self.avx2_fma);
+                    following.biased(rows, next, self.avx2_fma, &mut scratch.fixed);
                 }
             });
             std::mem::swap(qkv, next_qkv);
         }
         Ok(())
+    }
+
+    /// Each thread runs its own texts through every layer: no text spans two bands, so no
+    /// band reads another's rows and the threads never wait for each other until the end.
+    fn whole_texts(
+        &self,
+        ranges: &[Range<usize>],
+        spans: &[Range<usize>],
+        hidden: &mut [f32],
+        qkv: &mut [f32],
+        next_qkv: &mut [f32],
+        bands: &mut [Band],
+    ) {
+        let (h, width) = (self.hidden, 3 * self.hidden);
+        let (mut hidden, mut qkv, mut next_qkv) = (hidden, qkv, next_qkv);
+        let mut work = Vec::with_capacity(ranges.len());
+        for (range, scratch) in ranges.iter().zip(bands.iter_mut()) {
+            let rows;
+            (rows, hidden) = std::mem::take(&mut hidden).split_at_mut(range.len() * h);
+            let current;
+            (current, qkv) = std::mem::take(&mut qkv).split_at_mut(range.len() * width);
+            let next;
+            (next, next_qkv) = std::mem::take(&mut next_qkv).split_at_mut(range.len() * width);
+            // The band's texts, in its own row numbers.
+            let local: Vec<Range<usize>> = spans
+                .iter()
+                .filter(|s| range.start <= s.start && s.end <= range.end)
+                .map(|s| s.start - range.start..s.end - range.start)
+                .collect();
+            work.push((rows, current, next, scratch, local));
+        }
+        parallel(
+            work.into_iter(),
+            |(rows, mut qkv, mut next, scratch, spans)| {
+                let range = 0..rows.len() / h;
+                self.layers[0]
+                    .qkv
+                    .biased(rows, qkv, self.avx2_fma, &mut scratch.fixed);
+                for (l, layer) in self.layers.iter().enumerate() {
+                    let pass = Pass {
+                        layer,
+                        qkv,
+                        spans: &spans,
+                        range: range.clone(),
+                    };
+                    self.layer(&pass, rows, scratch);
+                    if let Some(following) = self.layers.get(l + 1) {
+                        following
+                            .qkv
+                            .biased(rows, next, self.avx2_fma, &mut scratch.fixed);
+                    }
+                    std::mem::swap(&mut qkv, &mut next);
+                }
+            },
+        );
     }
 
     fn layer(&self, pass: &Pass<'_>, rows: &mut [f32], band: &mut Band) {
@@ -321,15 +346,45 @@ impl Encoder {
             &mut band.scores,
         );
         // rows = LN(rows + context · W + b): the layer input is the residual, overwritten.
+        let fixed = &mut band.fixed;
         layer
             .attention_out
-            .product(&band.context, rows, true, avx2_fma);
+            .product(&band.context, rows, true, avx2_fma, fixed);
         layer_norm(rows, Some(&layer.attention_out.bias), &layer.attention_norm);
-        layer.up.product(rows, &mut band.inner, false, avx2_fma);
+        layer
+            .up
+            .product(rows, &mut band.inner, false, avx2_fma, fixed);
         gelu(&mut band.inner, &layer.up.bias);
-        layer.down.product(&band.inner, rows, true, avx2_fma);
+        layer.down.product(&band.inner, rows, true, avx2_fma, fixed);
         layer_norm(rows, Some(&layer.down.bias), &layer.output_norm);
     }
+}
+
+/// Bands of whole texts for `threads` threads, cut at the text ends nearest an even split;
+/// `None` when there are too few texts, or a band would be over 10 % longer than an even
+/// share (its thread would finish last by more than the hand-overs it saves).
+fn text_bands(spans: &[Range<usize>], tokens: usize, threads: usize) -> Option<Vec<Range<usize>>> {
+    if threads < 2 {
+        return None;
+    }
+    let mut cuts = vec![0];
+    for t in 1..threads {
+        let target = tokens * t / threads;
+        let after = *cuts.last().expect("cuts start with 0");
+        let cut = spans
+            .iter()
+            .map(|s| s.end)
+            .filter(|&end| after < end && end < tokens)
+            .min_by_key(|&end| end.abs_diff(target))?;
+        cuts.push(cut);
+    }
+    cuts.push(tokens);
+    let even = tokens.div_ceil(threads);
+    let bands: Vec<Range<usize>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
+    bands
+        .iter()
+        .all(|b| b.len() * 10 <= even * 11)
+        .then_some(bands)
 }
 
 /// What every band of one layer shares.
@@ -340,3 +395,7 @@ struct Pass<'a> {
     /// This band's rows.
     range: Range<usize>,
 }
+
+#[cfg(test)]
+#[path = "encoder_tests.rs"]
+mod tests;

@@ -2,12 +2,12 @@
 //! L2 normalization — exactly what sentence-transformers computes for all-MiniLM-L6-v2
 //! (`modules.json`: Transformer, Pooling, Normalize).
 //!
-//! On the CPU the encoder is our own ([`Encoder`]: about 3× the sentences per CPU-second of
-//! candle's on a 2-core AVX2 machine); on CUDA, and under the device name
+//! On the CPU the encoder is our own ([`Encoder`]: 3–4× the sentences per CPU-second of
+//! candle's on a 2-core AVX2 machine, by [`Precision`]); on CUDA, and under the device name
 //! [`REFERENCE_DEVICE`], it is candle's `BertModel`, which the tests compare ours with.
 
 use super::encoder::Encoder;
-use super::{DIM, Embedding};
+use super::{DIM, Embedding, Precision};
 use crate::providers::ProviderError;
 use crate::providers::device::candle_device;
 use crate::providers::models::{ModelKind, unavailable};
@@ -41,9 +41,13 @@ enum Model {
 
 impl Engine {
     /// Loads the weights, config and tokenizer from `dir` onto `device` ("cpu", "cuda" or
-    /// [`REFERENCE_DEVICE`]). Anything missing or unreadable is reported with the path and the
-    /// fetch command.
-    pub fn load(dir: &Path, device_name: &str) -> Result<Engine, ProviderError> {
+    /// [`REFERENCE_DEVICE`]); `precision` applies to the CPU encoder. Anything missing or
+    /// unreadable is reported with the path and the fetch command.
+    pub fn load(
+        dir: &Path,
+        device_name: &str,
+        precision: Precision,
+    ) -> Result<Engine, ProviderError> {
         let reference = device_name == REFERENCE_DEVICE;
         let device = candle_device(if reference { "cpu" } else { device_name })?;
         for file in ModelKind::MiniLm.key_files() {
@@ -80,7 +84,7 @@ impl Engine {
         let vb = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device)
             .map_err(|e| corrupt(&weights_path, &e))?;
         let model = if device.is_cpu() && !reference && Encoder::supports(&config) {
-            Encoder::load(vb, &config).map(Model::Cpu)
+            Encoder::load(vb, &config, precision).map(Model::Cpu)
         } else {
             // The checkpoint's names have no `bert.` prefix; `BertModel::load` looks for one
             // and falls back to the bare names.

@@ -2,7 +2,7 @@
 //! a blocking thread, each text's vector cached by content.
 
 use super::engine::{Engine, MAX_TOKENS};
-use super::{Embedder, Embedding, from_bytes, to_bytes};
+use super::{Embedder, Embedding, Precision, from_bytes, to_bytes};
 use crate::providers::ProviderError;
 use crate::providers::models::{Loaded, ModelKind, OnceModel, unavailable};
 use crate::store::{Cache, CacheKey};
@@ -24,16 +24,16 @@ const CACHE_KIND: &str = "embedding";
 
 type SharedModel = Arc<OnceModel<Engine>>;
 
-/// The process-wide model for a folder and device: every `MiniLm` built on the same folder
-/// shares one load, so actors, CLI commands and tests never load the weights twice.
-fn shared_model(dir: &Path, device: &str) -> SharedModel {
-    static MODELS: LazyLock<Mutex<HashMap<(PathBuf, String), SharedModel>>> =
-        LazyLock::new(Mutex::default);
+/// The process-wide model for a folder, device and precision: every `MiniLm` built on the same
+/// folder shares one load, so actors, CLI commands and tests never load the weights twice.
+fn shared_model(dir: &Path, device: &str, precision: Precision) -> SharedModel {
+    type Key = (PathBuf, String, Precision);
+    static MODELS: LazyLock<Mutex<HashMap<Key, SharedModel>>> = LazyLock::new(Mutex::default);
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     // A panic elsewhere while holding the lock leaves the map itself intact.
     let mut models = MODELS.lock().unwrap_or_else(PoisonError::into_inner);
     models
-        .entry((dir, device.to_string()))
+        .entry((dir, device.to_string(), precision))
         .or_insert_with(|| Arc::new(OnceModel::new(ModelKind::MiniLm.label())))
         .clone()
 }
@@ -41,6 +41,8 @@ fn shared_model(dir: &Path, device: &str) -> SharedModel {
 pub struct MiniLm {
     model_dir: PathBuf,
     device: String,
+    /// What the engine computes in: the configured precision on the CPU, `f32` elsewhere.
+    precision: Precision,
     cache: Option<Cache>,
     model: SharedModel,
     /// Fingerprint of the model files for cache keys, computed on first cached use.
@@ -56,17 +58,39 @@ struct Pending {
 }
 
 impl MiniLm {
-    /// `device` is "cpu" or "cuda"; nothing is read until the first `warm_up` or `embed`.
+    /// `device` is "cpu" or "cuda"; nothing is read until the first `warm_up` or `embed`. The
+    /// CPU encoder runs in the default [`Precision`]; see [`MiniLm::with_precision`].
     pub fn new(model_dir: PathBuf, device: String, cache: Option<Cache>) -> MiniLm {
-        let model = shared_model(&model_dir, &device);
+        MiniLm::with_precision(model_dir, device, Precision::default(), cache)
+    }
+
+    /// As [`MiniLm::new`], with the CPU encoder's linear layers in `precision`.
+    pub fn with_precision(
+        model_dir: PathBuf,
+        device: String,
+        precision: Precision,
+        cache: Option<Cache>,
+    ) -> MiniLm {
+        let precision = if device == "cpu" {
+            precision
+        } else {
+            Precision::F32
+        };
+        let model = shared_model(&model_dir, &device, precision);
         MiniLm {
             model_dir,
             device,
+            precision,
             cache,
             model,
             model_id: OnceLock::new(),
             texts_embedded: AtomicU64::new(0),
         }
+    }
+
+    /// What the vectors are computed in (`f32` on any device but the CPU).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// How many texts this instance has run through the model (cache hits and duplicates
@@ -77,8 +101,10 @@ impl MiniLm {
 
     async fn engine(&self) -> Result<(Arc<Engine>, Loaded), ProviderError> {
         let dir = self.model_dir.clone();
-        let device = self.device.clone();
-        self.model.get(move || Engine::load(&dir, &device)).await
+        let (device, precision) = (self.device.clone(), self.precision);
+        self.model
+            .get(move || Engine::load(&dir, &device, precision))
+            .await
     }
 
     async fn model_id(&self) -> Result<String, ProviderError> {
@@ -86,7 +112,9 @@ impl MiniLm {
             return Ok(id.clone());
         }
         let dir = self.model_dir.clone();
-        let id = blocking(move || fingerprint(&dir)).await?;
+        let files = blocking(move || fingerprint(&dir)).await?;
+        // The two precisions' vectors differ in the fourth decimal: never mixed in one ranking.
+        let id = format!("{files}/{}", self.precision.name());
         Ok(self.model_id.get_or_init(|| id).clone())
     }
 
@@ -345,7 +373,7 @@ mod tests {
         let embedder = MiniLm::new(dir.path().to_path_buf(), "cpu".into(), Some(store.cache));
         let id = embedder.model_id().await.unwrap();
         assert!(
-            id.starts_with("all-MiniLM-L6-v2/") && id.ends_with("/mean-l2-256"),
+            id.starts_with("all-MiniLM-L6-v2/") && id.ends_with("/mean-l2-256/fixed16"),
             "{id}"
         );
         let (mut a, mut b) = ([0.0; super::super::DIM], [0.0; super::super::DIM]);
@@ -366,7 +394,13 @@ mod tests {
         let err = embedder.embed(&["a", "c"], &CancellationToken::new()).await;
         assert!(err.is_err());
 
-        // Other weights give another id, so their vectors never mix with these.
+        // Another precision, or other weights, give another id, so their vectors never mix
+        // with these.
+        let exact = MiniLm::with_precision(dir.path().into(), "cpu".into(), Precision::F32, None);
+        assert_eq!(
+            exact.model_id().await.unwrap(),
+            id.replace("/fixed16", "/f32")
+        );
         std::fs::write(dir.path().join("model.safetensors"), b"other weights").unwrap();
         let other = MiniLm::new(dir.path().to_path_buf(), "cpu".into(), None);
         assert_ne!(other.model_id().await.unwrap(), id);

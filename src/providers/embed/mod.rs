@@ -4,7 +4,9 @@
 mod attention;
 mod encoder;
 mod engine;
+mod fixed;
 pub(crate) mod kernels;
+mod linear;
 pub mod minilm;
 mod packed;
 
@@ -14,6 +16,38 @@ use super::ProviderError;
 use super::models::Loaded;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
+
+/// How the CPU encoder multiplies in its linear layers, ~85 % of its work (`models.embed_precision`;
+/// CUDA always computes in `f32`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 16-bit fixed point (see `fixed.rs`): ~1.3× the sentences per CPU-second of `f32`, with
+    /// vectors at cosine ≥ 0.99999 of sentence-transformers' own.
+    #[default]
+    Fixed16,
+    /// `f32` throughout: sentence-transformers' vectors to within float rounding.
+    F32,
+}
+
+impl Precision {
+    /// The names `models.embed_precision` accepts.
+    pub const NAMES: [&str; 2] = ["fixed16", "f32"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fixed16 => "fixed16",
+            Precision::F32 => "f32",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Precision> {
+        match name {
+            "fixed16" => Some(Precision::Fixed16),
+            "f32" => Some(Precision::F32),
+            _ => None,
+        }
+    }
+}
 
 /// Width of every embedding (all-MiniLM-L6-v2's hidden size).
 pub const DIM: usize = 384;
