@@ -115,16 +115,7 @@ impl FixedWeights {
         scratch: &mut FixedRows,
     ) {
         let (k, n) = (self.inputs, self.outputs);
-        let rows = x.len() / k;
-        assert!(
-            x.len() == rows * k && out.len() >= rows * n,
-            "product shapes: {} inputs for {k}, {} outputs for {rows}×{n}",
-            x.len(),
-            out.len()
-        );
-        if let Start::Bias(bias) = start {
-            assert_eq!(bias.len(), n, "bias width");
-        }
+        let rows = start.rows(x, out, k, n);
         let FixedRows { values, scales } = scratch;
         values.clear();
         values.resize(rows * self.depth, 0);

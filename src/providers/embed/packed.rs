@@ -29,6 +29,25 @@ pub enum Start<'a> {
     Accumulate,
 }
 
+impl Start<'_> {
+    /// The rows of `x` in a product of `[inputs × outputs]` weights into `out`, once the shapes
+    /// the kernels rely on are checked (a bias must have one value per output).
+    pub fn rows(&self, x: &[f32], out: &[f32], inputs: usize, outputs: usize) -> usize {
+        let (k, n) = (inputs, outputs);
+        let rows = x.len() / k;
+        assert!(
+            x.len() == rows * k && out.len() >= rows * n,
+            "product shapes: {} inputs for {k}, {} outputs for {rows}×{n}",
+            x.len(),
+            out.len()
+        );
+        if let Start::Bias(bias) = self {
+            assert_eq!(bias.len(), n, "bias width");
+        }
+        rows
+    }
+}
+
 /// A `[inputs × outputs]` weight matrix in panel order; the last panel is padded with zeros.
 pub struct Packed {
     data: Vec<f32>,
@@ -65,17 +84,7 @@ impl Packed {
     /// as is `out`). Inlined so the caller's AVX2+FMA build applies.
     #[inline(always)]
     pub fn product(&self, x: &[f32], out: &mut [f32], start: Start<'_>, avx2_fma: bool) {
-        let (k, n) = (self.inputs, self.outputs);
-        let rows = x.len() / k;
-        assert!(
-            x.len() == rows * k && out.len() >= rows * n,
-            "product shapes: {} inputs for {k}, {} outputs for {rows}×{n}",
-            x.len(),
-            out.len()
-        );
-        if let Start::Bias(bias) = start {
-            assert_eq!(bias.len(), n, "bias width");
-        }
+        let rows = start.rows(x, out, self.inputs, self.outputs);
         #[cfg(target_arch = "x86_64")]
         if avx2_fma {
             // SAFETY: the caller saw both features on this CPU; the asserts above bound every
