@@ -4,14 +4,16 @@
 //! linear layers in 16-bit fixed point ([`Precision`]).
 //!
 //! Where the time goes, and what is saved: the linear layers are ~85 % of the time in `f32`;
-//! they run on weights packed once at load ([`Packed`], about 90 % of the FPU's peak, where
+//! they run on weights packed once at load (`Packed`, about 90 % of the FPU's peak, where
 //! `gemm` repacked 42 MB of weights on every call and a one-text batch spent most of its time
-//! doing so), or rounded once at load ([`FixedWeights`], ~1.5× faster). Around them, texts are packed (no padding rows: the linear layers
-//! see real tokens only, attention stays within each text), Q, K and V come from one product
-//! with their weights concatenated at load, each bias is folded into the GELU or layer-norm
-//! pass that follows, residuals are accumulated in place, buffers are reused between calls,
-//! and the rows are split between threads with one hand-over per layer instead of a thread
-//! pool per operation (candle's spins while rayon's runs the products).
+//! doing so), or rounded once at load (`FixedWeights`, ~1.5× faster; see [`Linear`]). Around
+//! them, texts are packed (no padding rows: the linear layers see real tokens only, attention
+//! stays within each text), Q, K and V come from one product with their weights concatenated
+//! at load, each bias is folded into the GELU or layer-norm pass that follows, residuals are
+//! accumulated in place, and buffers are reused between calls. Each thread takes whole texts
+//! through all six layers when the batch splits evenly at text ends; otherwise bands of rows,
+//! with one hand-over per layer instead of a thread pool per operation (candle's spins while
+//! rayon's runs the products).
 
 use super::Precision;
 use super::attention::{HEAD, attend};

@@ -12,6 +12,7 @@
 //! independent of the batch it came in, and the exact integer sums make the AVX2 and portable
 //! builds agree to the bit.
 
+use super::kernels::round_even;
 use super::packed::Start;
 
 /// Columns per panel: two AVX registers of eight 32-bit sums.
@@ -63,27 +64,27 @@ impl FixedWeights {
         let depth = inputs.next_multiple_of(2);
         let panels = outputs.div_ceil(PANEL);
         let width = panels * PANEL;
+        // Largest magnitude per block of rows and column, the rows read in memory order.
         let mut scales = vec![0f32; inputs.div_ceil(BLOCK) * width];
-        for (block, scales) in scales.chunks_exact_mut(width).enumerate() {
-            let rows = block * BLOCK..inputs.min((block + 1) * BLOCK);
-            for (col, scale) in scales.iter_mut().enumerate().take(outputs) {
-                let max = rows
-                    .clone()
-                    .map(|r| weight[r * outputs + col].abs())
-                    .fold(0.0, f32::max);
-                *scale = max / MAX as f32;
+        for (row, values) in weight.chunks_exact(outputs).enumerate() {
+            let maxima = &mut scales[row / BLOCK * width..][..outputs];
+            for (max, w) in maxima.iter_mut().zip(values) {
+                *max = max.max(w.abs());
             }
         }
+        scales.iter_mut().for_each(|max| *max /= MAX as f32);
+        let inverses: Vec<f32> = scales
+            .iter()
+            .map(|&scale| if scale > 0.0 { 1.0 / scale } else { 0.0 })
+            .collect();
         let mut data = vec![0i16; panels * depth * PANEL];
-        for (panel, chunk) in data.chunks_exact_mut(depth * PANEL).enumerate() {
-            for (pair, values) in chunk.chunks_exact_mut(2 * PANEL).enumerate() {
-                for (i, value) in values.iter_mut().enumerate() {
-                    let (row, col) = (2 * pair + i % 2, panel * PANEL + i / 2);
-                    let scale = scales[row / BLOCK * width + col];
-                    if row < inputs && col < outputs && scale > 0.0 {
-                        *value = quantize(weight[row * outputs + col], 1.0 / scale);
-                    }
-                }
+        for (row, values) in weight.chunks_exact(outputs).enumerate() {
+            let inverses = &inverses[row / BLOCK * width..];
+            // Row `row` is the first or second value of its pair in every column.
+            let pair = (row / 2) * 2 * PANEL + row % 2;
+            for (col, (w, inverse)) in values.iter().zip(inverses).enumerate() {
+                let at = col / PANEL * depth * PANEL + pair + 2 * (col % PANEL);
+                data[at] = quantize(*w, *inverse);
             }
         }
         FixedWeights {
@@ -117,10 +118,14 @@ impl FixedWeights {
         let (k, n) = (self.inputs, self.outputs);
         let rows = start.rows(x, out, k, n);
         let FixedRows { values, scales } = scratch;
-        values.clear();
+        // Both are overwritten below, all but the zero that pads an odd row to a pair.
         values.resize(rows * self.depth, 0);
-        scales.clear();
         scales.resize(rows * self.blocks(), 0.0);
+        if self.depth > k {
+            values
+                .chunks_exact_mut(self.depth)
+                .for_each(|row| row[k] = 0);
+        }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the caller saw AVX2 on this CPU; the asserts above and the resizes bound
@@ -230,7 +235,7 @@ fn block_inverse(max: f32, scale: &mut f32) -> f32 {
 /// `v · inverse` to the nearest integer, ties to even (as `vcvtps2dq` rounds).
 #[inline(always)]
 fn quantize(v: f32, inverse: f32) -> i16 {
-    (v * inverse).round_ties_even() as i16
+    round_even(v * inverse) as i16
 }
 
 #[cfg(target_arch = "x86_64")]

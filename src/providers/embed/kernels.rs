@@ -206,15 +206,21 @@ pub fn gelu(rows: &mut [f32], bias: &[f32]) {
     }
 }
 
+/// `x` to the nearest integer, ties to even, for |x| < 2^22: adding then subtracting 1.5·2^23
+/// rounds with plain SSE2 adds, where `round()` or `round_ties_even()` would be a libm call per
+/// lane on the baseline x86-64 target.
+#[inline(always)]
+pub fn round_even(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0;
+    (x + ROUND) - ROUND
+}
+
 /// `e^x` for `x` in [-87, 88] (Cephes `expf`: 2^n times a degree-6 polynomial on
 /// [-ln2/2, ln2/2]), within 2 ulps; branch-free so softmax rows vectorize.
 #[inline(always)]
 fn exp(x: f32) -> f32 {
-    // Adding then subtracting 1.5·2^23 rounds to the nearest integer with plain SSE2 adds
-    // (`round()` would be a libm call per lane on the baseline x86-64 target).
-    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let n = round_even(x * std::f32::consts::LOG2_E);
     // ln 2 split in two so `n · ln2` is exact enough: 0.693359375 has few mantissa bits.
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4 * r + 1.398_199_9e-3;

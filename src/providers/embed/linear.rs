@@ -64,7 +64,8 @@ impl Linear {
         self.multiply(x, out, Start::Bias(&self.bias), avx2_fma, scratch);
     }
 
-    /// `out (+)= x · W` for the rows of `x`, without the bias (see [`layer_norm`], [`gelu`]).
+    /// `out (+)= x · W` for the rows of `x`, without the bias (folded into the
+    /// [`layer_norm`](super::kernels::layer_norm) or [`gelu`](super::kernels::gelu) pass after it).
     #[inline(always)]
     pub fn product(
         &self,
